@@ -1,0 +1,58 @@
+"""The ``pesgen`` command line (typer).
+
+Sub-command groups live beside the code they drive (e.g. ``pesgen.data.commands``) and are
+registered here, so this file only says which commands exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+import pesgen
+
+app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",
+                  no_args_is_help=True, add_completion=False)
+model_app = typer.Typer(help="Inspect trained models.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+console = Console()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"pesgen {pesgen.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """pesgen command line."""
+
+
+@model_app.command("info")
+def model_info(path: Path = typer.Argument(..., help="A model file written by pesgen.")) -> None:
+    """Print the hyperparameters, type map, statistics and size of a saved model or ensemble."""
+    from pesgen.model.io import ModelFileError, describe
+
+    try:
+        text = describe(path)
+    except ModelFileError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(code=1) from err
+    console.print(text)
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("demo-out"), help="Folder for the demo's outputs."),
+) -> None:
+    """A short model demo: an ensemble of Deep Potentials on EMT aluminium."""
+    from pesgen.model.demo import run_demo
+
+    run_demo(out, console)

@@ -1,0 +1,1 @@
+"""One executor interface (concurrent.futures) with local and Dask back ends."""

@@ -1,0 +1,1 @@
+"""Exploration: initial structures, batched MD, deviation records, selection, stages."""

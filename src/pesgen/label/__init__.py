@@ -1,0 +1,1 @@
+"""Labelers: ASE calculators, LAMMPS and EMT oracles, GPAW; failure types."""

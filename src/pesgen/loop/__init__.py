@@ -1,0 +1,1 @@
+"""Config schema, run directory, the iteration state machine, convergence."""

@@ -1,0 +1,76 @@
+"""Neighbour lists of a :class:`~pesgen.model.batch.Batch`, computed with vesin.
+
+A neighbour list is a set of directed edges ``i -> j`` with an integer cell shift ``S`` so that
+the edge vector is ``r_ij = x_j - x_i + S @ cell``. Both directions of each pair are present
+(a "full" list), and every periodic image within the cutoff appears, so cells smaller than the
+cutoff are handled exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from vesin_torch import NeighborList as _VesinNeighborList
+
+from pesgen.model.batch import Batch
+
+
+@dataclass
+class Neighbors:
+    """Directed edges of a batch.
+
+    Attributes:
+        i: (n_edges,) int64 centre atom (index into the batch's atoms).
+        j: (n_edges,) int64 neighbour atom.
+        shift: (n_edges, 3) integer cell shifts (stored in the batch's float dtype).
+        cutoff: the cutoff radius the list was built with, Å.
+    """
+
+    i: torch.Tensor
+    j: torch.Tensor
+    shift: torch.Tensor
+    cutoff: float
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.i.shape[0])
+
+    def vectors(self, positions: torch.Tensor, cell: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """Edge vectors r_ij = x_j - x_i + S @ cell, Å, shape (n_edges, 3); differentiable."""
+        shift_cart = torch.einsum("ek,ekl->el", self.shift, cell[frame[self.i]])
+        return positions[self.j] - positions[self.i] + shift_cart
+
+
+def _bounding_box(positions: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(3, 3, dtype=positions.dtype, device=positions.device)
+
+
+def neighbor_list(batch: Batch, cutoff: float) -> Neighbors:
+    """Full neighbour list of every frame within ``cutoff`` (Å); shifts are exact for any cell."""
+    calculator = _VesinNeighborList(cutoff=float(cutoff), full_list=True)
+    ii, jj, ss = [], [], []
+    positions = batch.positions.detach()
+    cell = batch.cell.detach()
+    for f, sl in enumerate(batch.frame_slices()):
+        pbc = batch.pbc[f]
+        pos_f = positions[sl]
+        if pos_f.shape[0] == 0:
+            continue
+        if bool(pbc.any()):
+            box = cell[f]
+            if float(torch.linalg.det(box).abs()) < 1e-12:
+                raise ValueError(f"frame {f}: periodic along {pbc.tolist()} but its cell is singular")
+            periodic = pbc.to(device=pos_f.device)
+        else:
+            box = _bounding_box(pos_f)
+            periodic = False
+        i, j, s = calculator.compute(pos_f, box, periodic, quantities="ijS")
+        ii.append(i.to(torch.int64) + sl.start)
+        jj.append(j.to(torch.int64) + sl.start)
+        ss.append(s.to(batch.dtype))
+    device = batch.device
+    if not ii:
+        empty = torch.zeros(0, dtype=torch.int64, device=device)
+        return Neighbors(empty, empty.clone(), torch.zeros(0, 3, dtype=batch.dtype, device=device), cutoff)
+    return Neighbors(torch.cat(ii).to(device), torch.cat(jj).to(device), torch.cat(ss).to(device), cutoff)

@@ -1,0 +1,1 @@
+"""Ensemble training: DeePMD-style loss and prefactor schedule, learning-rate decay, trainer."""

@@ -1,0 +1,1 @@
+"""Materials-property tests of a potential against a reference."""
