@@ -1,0 +1,126 @@
+"""What a single Deep Potential and an ensemble share: the stacked module, statistics, I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from pesgen.model.batch import Batch
+from pesgen.model.neighbors import Neighbors
+from pesgen.model.stacked_model import DTYPES, StackedDeepPot
+from pesgen.model.stats import energy_bias, environment_sums
+
+FramesLike = Batch | Atoms | Sequence[Atoms]
+
+
+class StackedPotential:
+    """Base of :class:`~pesgen.model.deeppot.DeepPot` and :class:`~pesgen.model.ensemble.Ensemble`."""
+
+    kind = "base"
+
+    def __init__(self, module: StackedDeepPot, metadata: dict[str, Any] | None = None) -> None:
+        self.module = module
+        self.metadata: dict[str, Any] = dict(metadata or {})
+
+    # ---- properties ------------------------------------------------------------------------
+    @property
+    def type_map(self) -> list[str]:
+        return list(self.module.type_map)
+
+    @property
+    def rcut(self) -> float:
+        return self.module.rcut
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        return self.module.hyper.to_dict()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.module.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.module.device
+
+    @property
+    def n_members(self) -> int:
+        return self.module.n_members
+
+    def to(self, dtype: torch.dtype | str | None = None, device: str | torch.device | None = None):
+        """Move (in place) to another float precision and/or device; returns self."""
+        if isinstance(dtype, str):
+            dtype = DTYPES[dtype]
+        if dtype is not None:
+            self.module.to(dtype=dtype)
+            self.module.hyper.precision = {v: k for k, v in DTYPES.items()}[dtype]
+        if device is not None:
+            self.module.to(device=device)
+        return self
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def make_batch(self, frames: FramesLike) -> Batch:
+        if isinstance(frames, Batch):
+            return frames.to(dtype=self.dtype, device=self.device)
+        return Batch.from_atoms(frames, self.type_map, dtype=self.dtype, device=self.device)
+
+    def evaluate_members(self, frames: FramesLike, neighbors: Neighbors | None = None, *,
+                         create_graph: bool = False) -> tuple[Batch, dict[str, torch.Tensor]]:
+        batch = self.make_batch(frames)
+        return batch, self.module(batch, neighbors, create_graph=create_graph)
+
+    def descriptors(self, frames: FramesLike, neighbors: Neighbors | None = None) -> torch.Tensor:
+        """Per-atom descriptors (n_members, n_atoms, M1*M2) of each member."""
+        return self.module.descriptors(self.make_batch(frames), neighbors)
+
+    # ---- statistics ------------------------------------------------------------------------
+    def compute_statistics(self, frames: Sequence[Atoms], energies: Sequence[float] | None = None,
+                           *, auto_sel: bool = False, sel_ratio: float = 1.1,
+                           environment: bool = True, bias: bool = True) -> None:
+        """Set the normalisation (davg, dstd) and the energy bias of every member from ``frames``.
+
+        ``frames`` must carry energies (a calculator or SinglePointCalculator) unless ``energies``
+        is given. With ``auto_sel`` the neighbour slots are first set from the data.
+        """
+        frames = list(frames)
+        if not frames:
+            raise ValueError("compute_statistics needs at least one frame")
+        hyper = self.module.hyper
+        desc = self.module.descriptor
+        if environment:
+            sums = environment_sums(frames, hyper.type_map, hyper.rcut, hyper.rcut_smth)
+            if auto_sel:
+                self.module.set_sel(sums.auto_sel(sel_ratio))
+            davg, dstd = sums.mean_std(hyper.sel)
+            desc.davg.copy_(torch.as_tensor(davg, dtype=self.dtype).expand_as(desc.davg))
+            desc.dstd.copy_(torch.as_tensor(dstd, dtype=self.dtype).expand_as(desc.dstd))
+        if bias:
+            values = energy_bias(frames, hyper.type_map, energies)
+            fit = self.module.fitting.bias_atom_e
+            fit.copy_(torch.as_tensor(values, dtype=self.dtype).expand_as(fit))
+
+    def energy_bias(self) -> np.ndarray:
+        """Atomic energy bias per species of each member, (n_members, ntypes), eV."""
+        return self.module.fitting.bias_atom_e.detach().cpu().numpy().copy()
+
+    # ---- files and calculators ---------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the model to one versioned file (see :mod:`pesgen.model.io`)."""
+        from pesgen.model.io import save_potential
+
+        return save_potential(self, path)
+
+    def calculator(self, **kwargs: Any):
+        """An ASE calculator driven by this model (for an ensemble: the mean, plus deviations)."""
+        from pesgen.calculator import PesgenCalculator
+
+        return PesgenCalculator(self, **kwargs)
+
+    def n_parameters(self) -> int:
+        """Trainable parameters per member."""
+        return sum(p.numel() for p in self.module.parameters()) // self.n_members

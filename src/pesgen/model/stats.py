@@ -1,0 +1,106 @@
+"""Data statistics of a Deep Potential: environment-matrix normalisation and energy bias.
+
+Both follow DeePMD-kit:
+
+* For each (centre species a, neighbour species b), over all atoms of species a and all
+  ``sel[b]`` neighbour slots (padded slots count, with a zero row):
+  davg = (mean of s, 0, 0, 0); dstd = (std of s, std of the three s x/r components pooled),
+  with std floored at ``protection`` = 1e-2. A pair absent from the data keeps avg 0, std 1.
+* The atomic energy bias per species is the least-squares solution of
+  E_frame ≈ sum_t n_t(frame) * bias_t over the training frames (eV).
+* ``sel`` chosen from data ("auto"): the largest neighbour count per species seen within rcut,
+  times ``ratio`` (1.1), rounded up to a multiple of 4.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from pesgen.model.batch import Batch
+from pesgen.model.env import environment_rows
+from pesgen.model.neighbors import neighbor_list
+
+PROTECTION = 1e-2
+
+
+class EnvironmentSums:
+    """Running sums of environment rows per (centre, neighbour) species pair, in float64."""
+
+    def __init__(self, ntypes: int) -> None:
+        self.ntypes = ntypes
+        self.sum_r = np.zeros((ntypes, ntypes))
+        self.sum_r2 = np.zeros((ntypes, ntypes))
+        self.sum_a = np.zeros((ntypes, ntypes))
+        self.sum_a2 = np.zeros((ntypes, ntypes))
+        self.n_centres = np.zeros(ntypes)
+        self.max_neighbors = np.zeros(ntypes, dtype=np.int64)
+
+    def add(self, batch: Batch, rcut: float, rcut_smth: float) -> None:
+        batch = batch.to(dtype=torch.float64, device="cpu")
+        nl = neighbor_list(batch, rcut)
+        rij = nl.vectors(batch.positions, batch.cell, batch.frame)
+        keep = torch.linalg.vector_norm(rij, dim=-1) < rcut
+        rows = environment_rows(rij[keep], rcut_smth, rcut).numpy()
+        i = nl.i[keep].numpy()
+        ti = batch.species.numpy()[i]
+        tj = batch.species.numpy()[nl.j[keep].numpy()]
+        nt = self.ntypes
+        pair = ti * nt + tj
+        for target, values in ((self.sum_r, rows[:, 0]), (self.sum_r2, rows[:, 0] ** 2),
+                               (self.sum_a, rows[:, 1:].sum(1)), (self.sum_a2, (rows[:, 1:] ** 2).sum(1))):
+            target += np.bincount(pair, weights=values, minlength=nt * nt).reshape(nt, nt)
+        self.n_centres += np.bincount(batch.species.numpy(), minlength=nt)
+        counts = np.zeros((batch.n_atoms, nt), dtype=np.int64)
+        np.add.at(counts, (i, tj), 1)
+        self.max_neighbors = np.maximum(self.max_neighbors, counts.max(axis=0, initial=0))
+
+    def mean_std(self, sel: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """davg, dstd of shape (ntypes, ntypes, 4) for neighbour slots ``sel``."""
+        nt = self.ntypes
+        davg = np.zeros((nt, nt, 4))
+        dstd = np.ones((nt, nt, 4))
+        for a in range(nt):
+            for b in range(nt):
+                slots = self.n_centres[a] * sel[b]
+                if slots <= 0 or self.sum_r2[a, b] == 0:
+                    continue
+                mean_r = self.sum_r[a, b] / slots
+                std_r = math.sqrt(max(self.sum_r2[a, b] / slots - mean_r**2, 0.0))
+                mean_a = self.sum_a[a, b] / (3 * slots)
+                std_a = math.sqrt(max(self.sum_a2[a, b] / (3 * slots) - mean_a**2, 0.0))
+                davg[a, b, 0] = mean_r
+                dstd[a, b, 0] = max(std_r, PROTECTION)
+                dstd[a, b, 1:] = max(std_a, PROTECTION)
+        return davg, dstd
+
+    def auto_sel(self, ratio: float = 1.1) -> list[int]:
+        return [max(4, int(math.ceil(n * ratio / 4.0)) * 4) for n in self.max_neighbors.tolist()]
+
+
+def environment_sums(frames: Iterable[Atoms], type_map: Sequence[str], rcut: float, rcut_smth: float,
+                     chunk: int = 64) -> EnvironmentSums:
+    """Accumulate :class:`EnvironmentSums` over ``frames``, ``chunk`` frames per neighbour-list call."""
+    sums = EnvironmentSums(len(type_map))
+    frames = list(frames)
+    for start in range(0, len(frames), chunk):
+        sums.add(Batch.from_atoms(frames[start:start + chunk], type_map), rcut, rcut_smth)
+    return sums
+
+
+def energy_bias(frames: Sequence[Atoms], type_map: Sequence[str],
+                energies: Sequence[float] | None = None) -> np.ndarray:
+    """Least-squares atomic energy per species (eV) from total energies and compositions."""
+    index = {s: k for k, s in enumerate(type_map)}
+    counts = np.zeros((len(frames), len(type_map)))
+    for f, atoms in enumerate(frames):
+        for symbol in atoms.get_chemical_symbols():
+            counts[f, index[symbol]] += 1
+    if energies is None:
+        energies = [atoms.get_potential_energy() for atoms in frames]
+    bias, *_ = np.linalg.lstsq(counts, np.asarray(energies, dtype=np.float64), rcond=None)
+    return bias
