@@ -12,11 +12,13 @@ import typer
 from rich.console import Console
 
 import pesgen
+from pesgen.data.commands import app as data_app
 
 app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",
                   no_args_is_help=True, add_completion=False)
 model_app = typer.Typer(help="Inspect trained models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+app.add_typer(data_app, name="data")
 
 console = Console()
 
