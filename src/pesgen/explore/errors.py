@@ -1,0 +1,26 @@
+"""Exceptions of the exploration sub-package (structures, records, selection, stages).
+
+Every error names the structure, key or file at fault so a user can fix the input.
+"""
+
+from __future__ import annotations
+
+
+class ExploreError(Exception):
+    """Base class of all exploration errors."""
+
+
+class StructureSpecError(ExploreError, ValueError):
+    """An initial-structure specification is invalid (bad element, lattice, key, range...)."""
+
+
+class RecordError(ExploreError):
+    """A deviation record cannot be written or read (bad columns, missing frame, bad file)."""
+
+
+class SelectionError(ExploreError, ValueError):
+    """A selection request is inconsistent (bad trust levels, features of the wrong shape...)."""
+
+
+class StageError(ExploreError, ValueError):
+    """An exploration stage or schedule is invalid (no conditions, bad temperature...)."""
