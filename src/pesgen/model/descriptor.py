@@ -64,48 +64,56 @@ class DescriptorSeA(nn.Module):
 
     def forward(self, species: torch.Tensor, rij: torch.Tensor, i: torch.Tensor,
                 j: torch.Tensor) -> torch.Tensor:
-        """Descriptors (n_members, n_atoms, M1*M2) from edge vectors ``rij`` (n_members, n_edges, 3), Å."""
-        n_members, n_edges = rij.shape[0], rij.shape[1]
+        """Descriptors (n_members, n_atoms, M1*M2) from edge vectors ``rij`` (n_members, n_edges, 3), Å.
+
+        Edges are laid out, as in DeePMD-kit, in one section per neighbour species: a dense
+        (atom, slot) block of width K_b = the largest count of species-b neighbours of any atom.
+        Empty slots hold zero rows and so add nothing; DeePMD-kit's own padding up to ``sel`` is
+        added in closed form (see the module docstring).
+        """
+        n_members = rij.shape[0]
         n_atoms = species.shape[0]
+        nt = self.ntypes
         ti, tj = species[i], species[j]
         rows = environment_rows(rij, self.rcut_smth, self.rcut)              # (M, E, 4)
         rows = (rows - self.davg[:, ti, tj]) / self.dstd[:, ti, tj]
 
-        # Embedding of every edge, each species (pair) through its own net.
-        net = self.net_index(ti, tj)
-        order = torch.argsort(net, stable=True)
-        counts = torch.bincount(net, minlength=len(self.embeddings)).tolist()
-        pieces, start = [], 0
-        for k, count in enumerate(counts):
-            if count:
-                idx = order[start:start + count]
-                pieces.append(self.embeddings[k](rows[:, idx, :1]))
-                start += count
-        if pieces:
-            g_sorted = torch.cat(pieces, dim=1)
-            g = torch.empty_like(g_sorted).index_copy(1, order, g_sorted) if n_edges else g_sorted
-        else:
-            g = rows.new_zeros(n_members, 0, self.m1)
+        # slot of each edge inside its (centre, neighbour species) group
+        key = tj * n_atoms + i
+        order = torch.argsort(key, stable=True)
+        group_size = torch.bincount(key, minlength=nt * n_atoms)
+        first = torch.cumsum(group_size, 0) - group_size
+        slot = torch.empty_like(i)
+        slot[order] = torch.arange(i.shape[0], device=i.device) - first[key[order]]
+        n_ij = group_size.view(nt, n_atoms)                                  # neighbours per species
 
-        # Dense (atom, slot) layout so that T_i = R_i^T G_i is one batched matmul.
-        per_atom = torch.bincount(i, minlength=n_atoms)
-        width = int(per_atom.max()) if n_edges else 0
         t = rows.new_zeros(n_members, n_atoms, 4, self.m1)
-        if width:
-            by_centre = torch.argsort(i, stable=True)
-            first = torch.cumsum(per_atom, 0) - per_atom
-            slot = torch.empty_like(i)
-            slot[by_centre] = torch.arange(n_edges, device=i.device) - first[i[by_centre]]
-            flat = i * width + slot
-            r_dense = rows.new_zeros(n_members, n_atoms * width, 4).index_copy(1, flat, rows)
-            g_dense = rows.new_zeros(n_members, n_atoms * width, self.m1).index_copy(1, flat, g)
-            t = torch.matmul(r_dense.view(n_members, n_atoms, width, 4).transpose(-1, -2),
-                             g_dense.view(n_members, n_atoms, width, self.m1))
+        widths = n_ij.max(dim=1).values.tolist() if n_atoms else [0] * nt
+        centre_groups = (None,) if self.type_one_side else range(nt)
+        for b, width in enumerate(widths):
+            if width == 0:
+                continue
+            edges = (tj == b).nonzero().squeeze(1)
+            flat = i[edges] * width + slot[edges]
+            dense = rows.new_zeros(n_members, n_atoms * width, 4).index_copy(1, flat, rows[:, edges])
+            dense = dense.view(n_members, n_atoms, width, 4)
+            for a in centre_groups:
+                if a is None:
+                    atoms, block = None, dense
+                    net = self.embeddings[b]
+                else:
+                    atoms = (species == a).nonzero().squeeze(1)
+                    if atoms.numel() == 0:
+                        continue
+                    block = dense[:, atoms]
+                    net = self.embeddings[a * nt + b]
+                n_block = block.shape[1]
+                g = net(block[..., :1].reshape(n_members, n_block * width, 1))
+                contrib = torch.matmul(block.transpose(-1, -2), g.view(n_members, n_block, width, self.m1))
+                t = t + contrib if atoms is None else t.index_add(1, atoms, contrib)
 
         # Padded slots of DeePMD-kit's fixed-size neighbour sections, in closed form.
-        n_ij = torch.zeros(n_atoms, self.ntypes, dtype=rows.dtype, device=rows.device)
-        n_ij = n_ij.index_put((i, tj), torch.ones_like(i, dtype=rows.dtype), accumulate=True)
-        n_pad = self.sel.to(rows.dtype) - n_ij                                # (N, ntypes)
+        n_pad = self.sel.to(rows.dtype) - n_ij.t().to(rows.dtype)             # (N, ntypes)
         t = t + torch.einsum("nt,mntac->mnac", n_pad, self.padding_terms()[:, species])
         t = t / float(self.sel.sum())
 

@@ -4,7 +4,8 @@
 tensors with a leading member axis, so an ensemble is evaluated with batched matrix products.
 A member's layer maps ``x -> y = act(x @ W + b)``, then (DeePMD's conventions):
 
-* ``resnet_dt``: ``y = y * idt`` with a trainable "timestep" vector ``idt`` (initialised ~ N(0.1, 0.001));
+* ``resnet_dt``: ``y = y * idt`` with a trainable "timestep" vector ``idt`` (initialised ~ N(0.1, 0.001)),
+  on the layers that have a skip connection;
 * residual: ``y = x + y`` when the widths are equal, ``y = [x, x] + y`` when the width doubles.
 
 Initialisation follows DeePMD-kit: ``W ~ N(0, 1/sqrt(n_in + n_out))``, ``b ~ N(0, 1)``.
@@ -34,7 +35,7 @@ class StackedLayer(nn.Module):
         b = torch.randn(n_members, n_out, generator=generator, dtype=torch.float64)
         self.weight = nn.Parameter((w / (n_in + n_out) ** 0.5).to(dtype))
         self.bias = nn.Parameter(b.to(dtype))
-        if resnet_dt:
+        if resnet_dt and self.resnet:  # DeePMD-kit: a timestep only where a skip connection exists
             idt = 0.1 + 0.001 * torch.randn(n_members, n_out, generator=generator, dtype=torch.float64)
             self.idt = nn.Parameter(idt.to(dtype))
         else:
@@ -48,7 +49,10 @@ class StackedLayer(nn.Module):
         if self.idt is not None:
             y = y * self.idt.unsqueeze(1)
         if self.resnet:
-            y = y + (x if self.n_out == self.n_in else torch.cat([x, x], dim=-1))
+            if self.n_out == self.n_in:
+                y = y + x
+            else:  # width doubles: y + [x, x], without materialising the concatenation
+                y = (y.view(*y.shape[:-1], 2, self.n_in) + x.unsqueeze(-2)).view(y.shape)
         return y
 
 

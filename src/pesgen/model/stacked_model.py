@@ -130,7 +130,9 @@ class StackedDeepPot(nn.Module):
             out = {"energy": energy, "atom_energy": atom_energy}
             if not need_forces:
                 return out
-            (grad,) = torch.autograd.grad(energy.sum(), rij_m, create_graph=create_graph)
+            (grad,) = torch.autograd.grad(energy.sum(), rij_m, create_graph=create_graph, allow_unused=True)
+        if grad is None:  # no edge inside rcut: isolated atoms feel no force
+            grad = torch.zeros_like(rij_m)
         n_atoms = batch.n_atoms
         forces = grad.new_zeros(m, n_atoms, 3).index_add(1, i, grad).index_add(1, j, -grad)
         outer = -rij_m.detach().unsqueeze(-1) * grad.unsqueeze(-2)               # (M, E, 3, 3)
