@@ -46,6 +46,8 @@ def _provenance_from_info(info: dict, where: str) -> Provenance | None:
     for name in FIELD_NAMES:
         if PREFIX + name in info:
             value = info[PREFIX + name]
+            if isinstance(value, np.generic):
+                value = value.item()
             values[name] = decode_text(value) if isinstance(value, str) else value
     if not values:
         return None

@@ -12,8 +12,8 @@ Format names (``fmt``):
 - ``ase:<format>``: ``ase.io.read(path, index=":", format=<format>)``, e.g. ``ase:vasp-out``,
   ``ase:vasp-xml``, ``ase:espresso-out``, ``ase:traj``. Any bare name ase.io knows also works.
 - ``dpdata:<format>``: ``dpdata.LabeledSystem(path, fmt=<format>)``, e.g. ``dpdata:vasp/outcar``,
-  ``dpdata:qe/pw/scf``, ``dpdata:cp2k/output``; ``dpdata:deepmd/npy`` folders go through
-  ``dpdata.MultiSystems``.
+  ``dpdata:qe/pw/scf``, ``dpdata:cp2k/output``; a ``dpdata:deepmd/npy`` folder may hold
+  several systems.
 """
 
 from __future__ import annotations
@@ -78,14 +78,15 @@ def read_labeled(path: str | Path, fmt: str = "auto", type_map: Sequence[str] | 
             frames += read_deepmd_system(folder, type_map=type_map, provenance=provenance,
                                          keep_provenance=keep_provenance)
         return frames
+    if fmt.startswith("dpdata:"):
+        return read_with_dpdata(path, fmt.removeprefix("dpdata:"), type_map, provenance)
     if path.is_dir():
-        raise DataImportError(f"{path}: is a folder; only DeePMD systems are read from folders")
+        raise DataImportError(f"{path}: is a folder; only DeePMD systems (and dpdata formats) "
+                              "are read from folders")
     if fmt == "extxyz":
         return read_extxyz(path, provenance, keep_provenance)
     if fmt == "store":
         return _read_store(path, provenance, keep_provenance)
-    if fmt.startswith("dpdata:"):
-        return read_with_dpdata(path, fmt.removeprefix("dpdata:"), type_map, provenance)
     return read_with_ase(path, fmt.removeprefix("ase:") or None, provenance)
 
 
@@ -159,7 +160,7 @@ def read_with_dpdata(path: str | Path, dpdata_format: str,
                      type_map: Sequence[str] | None = None,
                      provenance: Provenance | None = None) -> list[LabeledFrame]:
     """Read labeled frames with dpdata (optional dependency): ``dpdata.LabeledSystem(path,
-    fmt=dpdata_format)``, or ``dpdata.MultiSystems`` for DeePMD folders holding several systems.
+    fmt=dpdata_format)``, once per system folder for DeePMD folders holding several systems.
 
     Virials become ASE stresses (``stress = -virial / volume``).
     """
@@ -172,8 +173,8 @@ def read_with_dpdata(path: str | Path, dpdata_format: str,
     kwargs = {"type_map": list(type_map)} if type_map is not None else {}
     try:
         if dpdata_format.startswith("deepmd") and not (path / "type.raw").is_file():
-            systems = list(dpdata.MultiSystems.from_dir(str(path), "type.raw",
-                                                         fmt=dpdata_format, **kwargs))
+            systems = [dpdata.LabeledSystem(str(folder), fmt=dpdata_format, **kwargs)
+                       for folder in find_deepmd_systems(path)]
         else:
             systems = [dpdata.LabeledSystem(str(path), fmt=dpdata_format, **kwargs)]
     except Exception as err:  # dpdata raises many types on bad input

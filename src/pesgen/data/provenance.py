@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -78,13 +79,13 @@ def check_provenance(prov: Provenance, where: str) -> None:
         value = getattr(prov, name)
         if value is None and name != "iteration":
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
             raise ValueError(f"{where}: provenance.{name} must be an integer, got {value!r}")
     for name in _FLOAT_FIELDS:
         value = getattr(prov, name)
         if value is None:
             continue
-        bad = isinstance(value, bool) or not isinstance(value, int | float)
+        bad = isinstance(value, bool) or not isinstance(value, numbers.Real)
         if bad or not math.isfinite(value):
             raise ValueError(f"{where}: provenance.{name} must be a finite number, got {value!r}")
     for name in _STR_FIELDS:
