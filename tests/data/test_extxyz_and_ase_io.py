@@ -107,3 +107,14 @@ def test_unreadable_or_unlabeled_files_are_named(tmp_path):
     with pytest.raises(DataImportError, match="bare.xyz"):
         import_into_store(store, [good, unlabeled])
     assert len(store) == 0
+
+
+def test_dpdata_formats_without_dpdata_give_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dpdata", None)  # as if dpdata were not installed
+    outcar = tmp_path / "OUTCAR"
+    outcar.write_text("x")
+    with pytest.raises(DataImportError, match=rf"{outcar}: format 'dpdata:vasp/outcar' needs "
+                                              r"dpdata; install it with: pip install 'pesgen\[dpdata\]'"):
+        read_labeled(outcar, fmt="dpdata:vasp/outcar")
