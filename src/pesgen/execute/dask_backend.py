@@ -1,0 +1,109 @@
+"""Dask ``distributed`` as the executor for a cluster, behind the ``concurrent.futures`` API.
+
+Three ways to get workers: connect to a running scheduler (``address``), start a
+``LocalCluster`` on this machine (``local``), or start a dask-jobqueue cluster on a batch
+system (``jobqueue``). Tasks are submitted with ``pure=False`` (every submission runs); Dask
+reruns the tasks of a worker that dies on another worker.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from pesgen.execute.errors import ExecutorConfigError
+from pesgen.execute.jobqueue import make_jobqueue_cluster
+
+_LOCAL_KEYS = {"n_workers", "threads_per_worker", "processes", "memory_limit",
+               "dashboard_address", "local_directory", "worker_class"}
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as err:
+        raise ExecutorConfigError("the Dask executor needs distributed: pip install "
+                                  "distributed dask-jobqueue (or 'pesgen[dask]')") from err
+    return distributed
+
+
+class DaskExecutor(Executor):
+    """A ``concurrent.futures.Executor`` running tasks on a Dask cluster.
+
+    Give exactly one of:
+        address: a running scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
+        local: ``LocalCluster`` keywords, e.g. ``{"n_workers": 2, "threads_per_worker": 1}``.
+        jobqueue: a dask-jobqueue config (:func:`make_jobqueue_cluster`), scaled to ``jobs``
+            jobs or adaptively between ``adapt = {"minimum_jobs": .., "maximum_jobs": ..}``.
+        cluster / client: existing objects (the executor then does not close them).
+
+    Args:
+        submit_kwargs: ``Client.submit`` keywords for every task: ``resources``, ``workers``,
+            ``allow_other_workers``, ``retries``.
+        connect_timeout: seconds to wait for the scheduler.
+    """
+
+    def __init__(self, *, address: str | None = None, local: dict[str, Any] | None = None,
+                 jobqueue: dict[str, Any] | None = None, jobs: int | None = None,
+                 adapt: dict[str, Any] | None = None, cluster: Any = None, client: Any = None,
+                 submit_kwargs: dict[str, Any] | None = None,
+                 connect_timeout: float = 30.0) -> None:
+        given = [k for k, v in (("address", address), ("local", local), ("jobqueue", jobqueue),
+                                ("cluster", cluster), ("client", client)) if v is not None]
+        if len(given) != 1:
+            raise ExecutorConfigError("dask executor: give exactly one of 'address', 'local', "
+                                      f"'jobqueue' (got {given or 'none'})")
+        if (jobs is not None or adapt is not None) and jobqueue is None:
+            raise ExecutorConfigError("dask executor: 'jobs'/'adapt' apply to 'jobqueue' only")
+        distributed = _distributed()
+        self._own_cluster = None
+        self._own_client = client is None
+        if local is not None:
+            unknown = sorted(set(local) - _LOCAL_KEYS)
+            if unknown:
+                raise ExecutorConfigError(f"dask executor 'local': unknown key(s) {unknown}; "
+                                          f"allowed: {sorted(_LOCAL_KEYS)}")
+            opts = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
+                    "dashboard_address": None, **local}
+            cluster = self._own_cluster = distributed.LocalCluster(**opts)
+        elif jobqueue is not None:
+            cluster = self._own_cluster = make_jobqueue_cluster(jobqueue)
+            if adapt is not None:
+                cluster.adapt(**adapt)
+            else:
+                cluster.scale(jobs=1 if jobs is None else int(jobs))
+        if client is None:
+            target = address if address is not None else cluster
+            try:
+                client = distributed.Client(target, timeout=connect_timeout)
+            except OSError as err:
+                if self._own_cluster is not None:
+                    self._own_cluster.close()
+                raise ExecutorConfigError(f"dask executor: cannot connect to scheduler "
+                                          f"{target!r}: {err}") from err
+        self.client = client
+        self.cluster = cluster
+        try:
+            self._executor = client.get_executor(pure=False, **(submit_kwargs or {}))
+        except TypeError as err:
+            raise ExecutorConfigError(f"dask executor 'submit_kwargs': {err}") from err
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        """Run ``fn(*args, **kwargs)`` on a worker; returns a concurrent.futures Future
+        (Dask's own ``ClientExecutor`` does the bridging)."""
+        return self._executor.submit(fn, *args, **kwargs)
+
+    @property
+    def n_workers(self) -> int:
+        """Worker threads currently connected (what can run at once)."""
+        info = self.client.scheduler_info()
+        return sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._own_client:
+            self.client.close()
+        if self._own_cluster is not None:
+            self._own_cluster.close()
+
+    def __repr__(self) -> str:
+        return f"DaskExecutor(scheduler={self.client.scheduler.address!r})"

@@ -1,0 +1,218 @@
+"""Label a batch of structures on an executor, writing each label to the store on arrival.
+
+The driver (this process) is the only writer of the store: each finished task is written in
+its own transaction as soon as its future completes, in completion order. Killing the driver
+or a worker therefore loses at most the tasks in flight, and a rerun skips every task id the
+store already holds (:meth:`pesgen.data.store.Store.task_ids`), labeled or failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ase import Atoms
+
+from pesgen.label.base import Labeler
+from pesgen.label.errors import DuplicateTaskError, LabelerConfigError
+from pesgen.label.failure_budget import FailureBudget
+from pesgen.label.task import LabelPolicy, TaskOutcome, run_label_task
+
+if TYPE_CHECKING:
+    from pesgen.data.store import Provenance, Store
+
+log = logging.getLogger("pesgen.label")
+
+
+@dataclass
+class LabelTask:
+    """A structure to label, its stable id, and its provenance (``pesgen.data.store.Provenance``;
+    the batch fills in labeler, labeler_hash, wall_time and task_id)."""
+
+    task_id: str
+    atoms: Atoms
+    provenance: Provenance | None = None
+
+
+def make_task_id(atoms: Atoms, labeler_hash: str = "", iteration: int | None = None,
+                 salt: str = "") -> str:
+    """A stable 20-hex-digit id from the structure (species, positions and cell rounded to
+    1e-6 Å, pbc), the labeler's settings hash, the iteration and an optional salt.
+
+    The same selection relabeled by the same labeler gets the same ids, so a resumed run
+    recognises the tasks it already finished.
+    """
+    h = hashlib.sha256()
+    h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
+    h.update(np.round(np.asarray(atoms.positions, dtype=float), 6).tobytes())
+    h.update(np.round(np.asarray(atoms.cell.array, dtype=float), 6).tobytes())
+    h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
+    h.update(f"|{labeler_hash}|{iteration}|{salt}".encode())
+    return h.hexdigest()[:20]
+
+
+@dataclass
+class BatchReport:
+    """What a batch did.
+
+    Attributes:
+        n_tasks: tasks given.
+        n_skipped: tasks already in the store (not run again).
+        n_labeled / n_failed: tasks labeled / recorded failed by this call.
+        n_failed_before: skipped tasks that the store holds as failed.
+        failure_kinds: failures of this call by kind.
+        worker_losses: task submissions lost with their worker and resubmitted or failed.
+        wall_time: seconds for the whole batch.
+    """
+
+    n_tasks: int = 0
+    n_skipped: int = 0
+    n_labeled: int = 0
+    n_failed: int = 0
+    n_failed_before: int = 0
+    failure_kinds: Counter = field(default_factory=Counter)
+    worker_losses: int = 0
+    wall_time: float = 0.0
+
+    @property
+    def n_failed_total(self) -> int:
+        """Failed tasks of this batch, this call's and earlier ones."""
+        return self.n_failed + self.n_failed_before
+
+    @property
+    def failed_ratio(self) -> float:
+        """Failed tasks over all tasks of the batch (0 for an empty batch)."""
+        return self.n_failed_total / self.n_tasks if self.n_tasks else 0.0
+
+    @property
+    def labels_per_minute(self) -> float:
+        """Tasks finished (labeled or failed) by this call per minute of wall time."""
+        done = self.n_labeled + self.n_failed
+        return 60.0 * done / self.wall_time if self.wall_time > 0 else 0.0
+
+    def summary(self) -> str:
+        """One line for logs."""
+        kinds = ", ".join(f"{k} x{v}" for k, v in self.failure_kinds.most_common())
+        return (f"{self.n_tasks} tasks: {self.n_labeled} labeled, {self.n_failed} failed"
+                f"{f' ({kinds})' if kinds else ''}, {self.n_skipped} already done; failed "
+                f"ratio {self.failed_ratio:.1%}; {self.wall_time:.1f} s")
+
+
+def _failed_task_ids(store: Store) -> set[str]:
+    return {prov.task_id for _, _, prov in store.failed() if prov.task_id}
+
+
+def label_batch(tasks: Sequence[LabelTask], labeler: Labeler, store: Store,
+                executor: Executor | None = None, policy: LabelPolicy = LabelPolicy(), *,
+                worker_retries: int = 3, budget: FailureBudget | None = None,
+                iteration: int | None = None,
+                on_outcome: Callable[[LabelTask, TaskOutcome], Any] | None = None) -> BatchReport:
+    """Label ``tasks`` with ``labeler`` on ``executor`` and write each outcome to ``store``.
+
+    Args:
+        tasks: the structures; task ids must be unique. Ids already in the store are skipped.
+        labeler: a picklable labeler.
+        store: the store, written by this process only.
+        executor: any ``concurrent.futures.Executor`` (default: a :class:`LocalExecutor` made
+            and shut down here).
+        policy: time limit, retries, force bound, task directories (see LabelPolicy).
+        worker_retries: resubmissions of a task whose worker was lost (dead pool process,
+            Dask ``KilledWorker``) before it is recorded failed as ``crash``.
+        budget: if given, stop with :class:`FailedRatioExceeded` as soon as the failed ratio of
+            the batch is certain to exceed its maximum (labels already written stay).
+        iteration: for messages.
+        on_outcome: called with ``(task, outcome)`` after each store write (progress display).
+
+    Returns:
+        a :class:`BatchReport`.
+    """
+    from pesgen.data.store import Provenance
+
+    start = time.perf_counter()
+    counts = Counter(t.task_id for t in tasks)
+    dups = [tid for tid, n in counts.items() if n > 1]
+    if dups:
+        raise DuplicateTaskError(f"task ids occur more than once in the batch: {dups[:5]}")
+    report = BatchReport(n_tasks=len(tasks))
+    done = store.task_ids()
+    pending = [t for t in tasks if t.task_id not in done]
+    report.n_skipped = len(tasks) - len(pending)
+    if report.n_skipped:
+        failed_before = _failed_task_ids(store)
+        report.n_failed_before = sum(1 for t in tasks if t.task_id in failed_before)
+    name, settings_hash = labeler.name, labeler.settings_hash()
+    log.info("labeling %d tasks with %s (%d already in the store)", len(pending), name,
+             report.n_skipped)
+
+    def record(task: LabelTask, outcome: TaskOutcome) -> None:
+        prov = (task.provenance or Provenance()).replace(
+            labeler=name, labeler_hash=settings_hash, wall_time=outcome.wall_time,
+            task_id=task.task_id)
+        if outcome.ok:
+            r = outcome.result
+            store.add(task.atoms, energy=r.energy, forces=r.forces, stress=r.stress,
+                      provenance=prov)
+            report.n_labeled += 1
+        else:
+            store.add_failed(task.atoms, reason=outcome.reason, provenance=prov)
+            report.n_failed += 1
+            report.failure_kinds[outcome.failure_kind] += 1
+            log.warning("task %s failed: %s", task.task_id, outcome.reason)
+        if on_outcome is not None:
+            on_outcome(task, outcome)
+        if budget is not None:
+            # The final ratio can only grow past the bound once this many have failed.
+            if report.n_failed_total > budget.max_failed_ratio * report.n_tasks:
+                budget.check(report.n_failed_total, report.n_tasks, iteration,
+                             report.failure_kinds)
+
+    own_executor = executor is None
+    if own_executor:
+        from pesgen.execute.local import LocalExecutor
+
+        executor = LocalExecutor()
+    futures: dict[Future, tuple[LabelTask, int]] = {}
+
+    def submit(task: LabelTask, losses: int) -> None:
+        futures[executor.submit(run_label_task, labeler, task.atoms, task.task_id,
+                                policy)] = (task, losses)
+
+    try:
+        for task in pending:
+            submit(task, 0)
+        while futures:
+            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for future in [f for f in futures if f in finished]:  # in submission order
+                task, losses = futures.pop(future)
+                try:
+                    outcome = future.result()
+                except LabelerConfigError:
+                    raise
+                except (Exception, CancelledError) as err:  # the worker, not the label, failed
+                    report.worker_losses += 1
+                    if losses < worker_retries:
+                        log.warning("task %s lost with its worker (%s: %s); resubmitting",
+                                    task.task_id, type(err).__name__, err)
+                        submit(task, losses + 1)
+                        continue
+                    outcome = TaskOutcome(task_id=task.task_id, failure_kind="crash",
+                                          failure_reason=f"worker lost {losses + 1} times, last: "
+                                                         f"{type(err).__name__}: {err}")
+                record(task, outcome)
+    finally:
+        for future in futures:
+            future.cancel()
+        if own_executor:
+            executor.shutdown(wait=True, cancel_futures=True)
+    report.wall_time = time.perf_counter() - start
+    log.info("%s", report.summary())
+    if budget is not None:
+        budget.check_report(report, iteration)
+    return report
