@@ -19,8 +19,8 @@ Format: one SQLite file (Python's standard library; no extra dependency). Why SQ
   zlib-compressed little-endian array blob (table ``columns``), so reading one column reads
   only its blobs, and the system id strings are dictionary-encoded (table ``systems``).
 
-Measured size (tests/explore/test_records.py, docs/exploration.md): about 30 MB per million
-frames for the 15 standard columns with chunks of 10,000 rows (raw, uncompressed: 68 bytes per
+Measured size (tests/explore/test_records.py, docs/exploration.md): 34.7 MB per million
+frames for the 15 standard columns with chunks of 20,000 rows (raw, uncompressed: 68 bytes per
 frame); kept frames add 8 bytes per atom coordinate plus ~100 bytes each.
 
 Standard columns (all required; units in :data:`STANDARD_COLUMNS`). Extra numeric columns are
