@@ -21,7 +21,7 @@ Format: one SQLite file (Python's standard library; no extra dependency). Why SQ
 
 Measured size (tests/explore/test_records.py, docs/exploration.md): 34.7 MB per million
 frames for the 15 standard columns with chunks of 20,000 rows (raw, uncompressed: 68 bytes per
-frame); kept frames add 8 bytes per atom coordinate plus ~100 bytes each.
+frame); kept frames add 8 bytes per atom coordinate plus ~300 bytes each (32 atoms: 1,058 B).
 
 Standard columns (all required; units in :data:`STANDARD_COLUMNS`). Extra numeric columns are
 allowed; the first chunk fixes the set of columns and every later chunk must repeat it.
