@@ -1,7 +1,7 @@
 """Label a batch of structures on an executor, writing each label to the store on arrival.
 
-The driver (this process) is the only writer of the store: each finished task is written in
-its own transaction as soon as its future completes, in completion order. Killing the driver
+The driver (this process) is the only writer of the store: each finished task is written as
+soon as its future completes (tasks that complete together share one transaction). Killing the driver
 or a worker therefore loses at most the tasks in flight, and a rerun skips every task id the
 store already holds (:meth:`pesgen.data.store.Store.task_ids`), labeled or failed.
 """
@@ -151,22 +151,31 @@ def label_batch(tasks: Sequence[LabelTask], labeler: Labeler, store: Store,
     log.info("labeling %d tasks with %s (%d already in the store)", len(pending), name,
              report.n_skipped)
 
-    def record(task: LabelTask, outcome: TaskOutcome) -> None:
-        prov = (task.provenance or Provenance()).replace(
-            labeler=name, labeler_hash=settings_hash, wall_time=outcome.wall_time,
-            task_id=task.task_id)
-        if outcome.ok:
-            r = outcome.result
-            store.add(task.atoms, energy=r.energy, forces=r.forces, stress=r.stress,
-                      provenance=prov)
-            report.n_labeled += 1
-        else:
-            store.add_failed(task.atoms, reason=outcome.reason, provenance=prov)
-            report.n_failed += 1
-            report.failure_kinds[outcome.failure_kind] += 1
-            log.warning("task %s failed: %s", task.task_id, outcome.reason)
-        if on_outcome is not None:
-            on_outcome(task, outcome)
+    def record(group: list[tuple[LabelTask, TaskOutcome]]) -> None:
+        """Write outcomes that finished together: labeled ones in one transaction, failed ones
+        in another (a store commit costs milliseconds; cheap labels arrive in bursts)."""
+        labeled, failed = [], []
+        for task, outcome in group:
+            prov = (task.provenance or Provenance()).replace(
+                labeler=name, labeler_hash=settings_hash, wall_time=outcome.wall_time,
+                task_id=task.task_id)
+            if outcome.ok:
+                r = outcome.result
+                labeled.append((task.atoms, r.energy, r.forces, r.stress, prov))
+            else:
+                failed.append((task.atoms, outcome.reason, prov))
+                log.warning("task %s failed: %s", task.task_id, outcome.reason)
+        if labeled:
+            store.add_many(labeled)
+        if failed:
+            store.add_failed_many(failed)
+        report.n_labeled += len(labeled)
+        report.n_failed += len(failed)
+        for task, outcome in group:
+            if not outcome.ok:
+                report.failure_kinds[outcome.failure_kind] += 1
+            if on_outcome is not None:
+                on_outcome(task, outcome)
         if budget is not None:
             # The final ratio can only grow past the bound once this many have failed.
             if report.n_failed_total > budget.max_failed_ratio * report.n_tasks:
@@ -189,11 +198,14 @@ def label_batch(tasks: Sequence[LabelTask], labeler: Labeler, store: Store,
             submit(task, 0)
         while futures:
             finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            group = []
             for future in [f for f in futures if f in finished]:  # in submission order
                 task, losses = futures.pop(future)
                 try:
                     outcome = future.result()
                 except LabelerConfigError:
+                    if group:
+                        record(group)  # keep what finished before the bad configuration
                     raise
                 except (Exception, CancelledError) as err:  # the worker, not the label, failed
                     report.worker_losses += 1
@@ -205,7 +217,9 @@ def label_batch(tasks: Sequence[LabelTask], labeler: Labeler, store: Store,
                     outcome = TaskOutcome(task_id=task.task_id, failure_kind="crash",
                                           failure_reason=f"worker lost {losses + 1} times, last: "
                                                          f"{type(err).__name__}: {err}")
-                record(task, outcome)
+                group.append((task, outcome))
+            if group:
+                record(group)
     finally:
         for future in futures:
             future.cancel()
