@@ -16,13 +16,15 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["DeepPot", "Ensemble", "load", "__version__"]
+__all__ = ["DeepPot", "Ensemble", "TrainSettings", "load", "train", "__version__"]
 
 # Imported lazily so that `pesgen --help` and the light sub-packages do not pay for torch.
 _LAZY = {
     "DeepPot": ("pesgen.model.deeppot", "DeepPot"),
     "Ensemble": ("pesgen.model.ensemble", "Ensemble"),
     "load": ("pesgen.model.io", "load"),
+    "train": ("pesgen.train", None),  # the sub-package, callable: pesgen.train(data, config)
+    "TrainSettings": ("pesgen.train.config", "TrainSettings"),
 }
 
 
@@ -31,7 +33,8 @@ def __getattr__(name: str):
         import importlib
 
         module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
+        value = importlib.import_module(module)
+        value = value if attr is None else getattr(value, attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'pesgen' has no attribute {name!r}")

@@ -104,6 +104,26 @@ class StackedPotential:
             fit = self.module.fitting.bias_atom_e
             fit.copy_(torch.as_tensor(values, dtype=self.dtype).expand_as(fit))
 
+    def adjust_energy_bias(self, frames: Sequence[Atoms], energies: Sequence[float] | None = None,
+                           chunk: int = 64) -> np.ndarray:
+        """Shift each member's per-species bias by the least-squares fit of its own residual
+        E_label - E_model to composition (DeePMD-kit's "change-by-statistic"), so that every member
+        starts with zero mean energy error per species. Returns the shifts (n_members, ntypes), eV."""
+        frames = list(frames)
+        if energies is None:
+            energies = [atoms.get_potential_energy() for atoms in frames]
+        predicted = []
+        with torch.no_grad():
+            for start in range(0, len(frames), chunk):
+                batch = self.make_batch(frames[start:start + chunk])
+                predicted.append(self.module(batch, need_forces=False)["energy"].cpu().double().numpy())
+        predicted = np.concatenate(predicted, axis=1)                      # (M, F)
+        residual = np.asarray(energies, dtype=np.float64)[None, :] - predicted
+        shifts = np.stack([energy_bias(frames, self.type_map, r) for r in residual])
+        fit = self.module.fitting.bias_atom_e
+        fit.add_(torch.as_tensor(shifts, dtype=fit.dtype, device=fit.device))
+        return shifts
+
     def energy_bias(self) -> np.ndarray:
         """Atomic energy bias per species of each member, (n_members, ntypes), eV."""
         return self.module.fitting.bias_atom_e.detach().cpu().numpy().copy()

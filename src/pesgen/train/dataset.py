@@ -1,0 +1,187 @@
+"""Labeled frames as training tensors, grouped into systems the way DeePMD-kit groups them.
+
+A system is a set of frames with the same atoms in the same order (same species sequence and
+periodicity); a batch holds frames of one system, so its tensors stack without padding. Neighbour
+lists of every frame are computed once, at a cutoff of rcut, and reused at every step.
+Virials come from the labels' stress: W = -stress * V (eV), for frames that have a stress.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from pesgen.model.batch import Batch
+from pesgen.model.neighbors import Neighbors, neighbor_list
+
+
+class TrainingDataError(ValueError):
+    """The labeled frames cannot be trained on; the message names the frame at fault."""
+
+
+def _name(atoms: Atoms, index: int) -> str:
+    row = atoms.info.get("id")
+    system = atoms.info.get("system") or atoms.get_chemical_formula()
+    return f"frame {index} ({system}{f', store row {row}' if row is not None else ''})"
+
+
+def frame_labels(atoms: Atoms, index: int) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """Energy (eV), forces (eV/Å) and virial (eV, or None) of a labeled frame."""
+    if atoms.calc is None:
+        raise TrainingDataError(f"{_name(atoms, index)} has no labels (no energy/forces attached)")
+    try:
+        energy = float(atoms.get_potential_energy())
+        forces = np.asarray(atoms.get_forces(), dtype=np.float64)
+    except Exception as err:
+        raise TrainingDataError(f"{_name(atoms, index)} lacks energy or forces: {err}") from err
+    virial = None
+    stress = atoms.calc.results.get("stress") if hasattr(atoms.calc, "results") else None
+    if stress is not None and atoms.pbc.all():
+        stress = np.asarray(stress, dtype=np.float64)
+        if stress.shape == (6,):
+            xx, yy, zz, yz, xz, xy = stress
+            stress = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+        virial = -stress * atoms.get_volume()
+    if not (np.isfinite(energy) and np.isfinite(forces).all() and (virial is None or np.isfinite(virial).all())):
+        raise TrainingDataError(f"{_name(atoms, index)} has non-finite labels")
+    return energy, forces, virial
+
+
+@dataclass
+class System:
+    """Frames with identical atoms (species sequence and pbc), as stacked tensors."""
+
+    species: torch.Tensor            # (N,)
+    positions: torch.Tensor          # (F, N, 3) Å
+    cells: torch.Tensor              # (F, 3, 3) Å
+    pbc: torch.Tensor                # (3,)
+    energy: torch.Tensor             # (F,) eV
+    forces: torch.Tensor             # (F, N, 3) eV/Å
+    virial: torch.Tensor             # (F, 3, 3) eV (zeros where absent)
+    has_virial: torch.Tensor         # (F,) bool
+    neighbors: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # per frame (i, j, shift)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.species.shape[0])
+
+    def batch(self, frames: Sequence[int], rcut: float) -> tuple[Batch, Neighbors, dict[str, torch.Tensor]]:
+        idx = torch.as_tensor(list(frames), dtype=torch.int64)
+        b, n = len(frames), self.n_atoms
+        device = self.positions.device
+        batch = Batch(
+            positions=self.positions[idx].reshape(b * n, 3),
+            species=self.species.repeat(b),
+            cell=self.cells[idx],
+            pbc=self.pbc.unsqueeze(0).expand(b, 3).clone(),
+            frame=torch.arange(b, device=device).repeat_interleave(n),
+        )
+        ii, jj, ss = [], [], []
+        for k, f in enumerate(frames):
+            i, j, s = self.neighbors[f]
+            ii.append(i + k * n)
+            jj.append(j + k * n)
+            ss.append(s)
+        nl = Neighbors(torch.cat(ii), torch.cat(jj), torch.cat(ss), rcut)
+        labels = {"energy": self.energy[idx], "forces": self.forces[idx].reshape(b * n, 3),
+                  "virial": self.virial[idx], "has_virial": self.has_virial[idx]}
+        return batch, nl, labels
+
+
+def build_systems(frames: Sequence[Atoms], type_map: Sequence[str], rcut: float, dtype: torch.dtype,
+                  device: str | torch.device, indices: Sequence[int] | None = None) -> list[System]:
+    """Group ``frames`` into :class:`System` objects with precomputed neighbour lists."""
+    index = {s: k for k, s in enumerate(type_map)}
+    groups: dict[tuple, list[int]] = {}
+    indices = range(len(frames)) if indices is None else indices
+    for f in indices:
+        atoms = frames[f]
+        unknown = set(atoms.get_chemical_symbols()) - set(index)
+        if unknown:
+            raise TrainingDataError(f"{_name(atoms, f)} contains {sorted(unknown)}, not in type_map {list(type_map)}")
+        key = (tuple(index[s] for s in atoms.get_chemical_symbols()), tuple(bool(p) for p in atoms.pbc))
+        groups.setdefault(key, []).append(f)
+    systems = []
+    for (species, pbc), members in groups.items():
+        labels = [frame_labels(frames[f], f) for f in members]
+        n = len(species)
+        virial = np.zeros((len(members), 3, 3))
+        has_virial = np.zeros(len(members), dtype=bool)
+        for k, (_, _, v) in enumerate(labels):
+            if v is not None:
+                virial[k], has_virial[k] = v, True
+        pos = np.stack([frames[f].positions for f in members])
+        cells = np.stack([frames[f].cell.array for f in members])
+        system = System(
+            species=torch.tensor(species, dtype=torch.int64),
+            positions=torch.tensor(pos, dtype=dtype),
+            cells=torch.tensor(cells, dtype=dtype),
+            pbc=torch.tensor(pbc),
+            energy=torch.tensor([e for e, _, _ in labels], dtype=dtype),
+            forces=torch.tensor(np.stack([f_ for _, f_, _ in labels]).reshape(len(members), n, 3), dtype=dtype),
+            virial=torch.tensor(virial, dtype=dtype),
+            has_virial=torch.tensor(has_virial),
+            neighbors=[],
+        )
+        for k in range(len(members)):
+            one = Batch(system.positions[k], system.species, system.cells[k:k + 1], system.pbc[None],
+                        torch.zeros(n, dtype=torch.int64))
+            nl = neighbor_list(one, rcut)
+            system.neighbors.append((nl.i.to(device), nl.j.to(device), nl.shift.to(device=device, dtype=dtype)))
+        for name in ("species", "positions", "cells", "pbc", "energy", "forces", "virial", "has_virial"):
+            setattr(system, name, getattr(system, name).to(device))
+        systems.append(system)
+    return systems
+
+
+class BatchSampler:
+    """Draws (system, frames) batches: a system with probability proportional to its frame count
+    (DeePMD-kit's prob_sys_size), then the next frames of that system's shuffled order."""
+
+    def __init__(self, systems: Sequence[System], batch_size: int | str, auto_atoms: int,
+                 rng: np.random.Generator) -> None:
+        self.systems = list(systems)
+        self.rng = rng
+        sizes = np.array([s.n_frames for s in self.systems], dtype=float)
+        self.prob = sizes / sizes.sum()
+        self.batch_sizes = [
+            min(s.n_frames, max(1, math.ceil(auto_atoms / s.n_atoms)) if batch_size == "auto" else int(batch_size))
+            for s in self.systems
+        ]
+        self.order = [rng.permutation(s.n_frames) for s in self.systems]
+        self.cursor = [0] * len(self.systems)
+
+    def draw_system(self) -> int:
+        return int(self.rng.choice(len(self.systems), p=self.prob))
+
+    def draw_frames(self, s: int) -> list[int]:
+        b = self.batch_sizes[s]
+        if self.cursor[s] + b > len(self.order[s]):
+            self.order[s] = self.rng.permutation(self.systems[s].n_frames)
+            self.cursor[s] = 0
+        frames = self.order[s][self.cursor[s]:self.cursor[s] + b].tolist()
+        self.cursor[s] += b
+        return frames
+
+    def draw(self) -> tuple[int, list[int]]:
+        s = self.draw_system()
+        return s, self.draw_frames(s)
+
+
+def split_frames(n: int, fraction: float, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """Random train/validation split of n frame indices; at least one training frame."""
+    if n == 0:
+        raise TrainingDataError("no labeled frames to train on")
+    n_valid = int(round(fraction * n))
+    n_valid = min(n_valid, n - 1)
+    perm = rng.permutation(n)
+    return sorted(perm[n_valid:].tolist()), sorted(perm[:n_valid].tolist())
