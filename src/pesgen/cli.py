@@ -13,6 +13,7 @@ from rich.console import Console
 
 import pesgen
 from pesgen.data.commands import app as data_app
+from pesgen.train.commands import train_command
 
 app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",
                   no_args_is_help=True, add_completion=False)
@@ -47,7 +48,10 @@ def model_info(path: Path = typer.Argument(..., help="A model file written by pe
     except ModelFileError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(code=1) from err
-    console.print(text)
+    console.print(text, soft_wrap=True, highlight=False)
+
+
+app.command("train")(train_command)
 
 
 @app.command("demo")

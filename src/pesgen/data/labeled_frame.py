@@ -28,6 +28,18 @@ class LabeledFrame(NamedTuple):
     stress: np.ndarray | None
     provenance: Provenance
 
+    def to_atoms(self) -> Atoms:
+        """A copy of the structure carrying its labels (SinglePointCalculator) and provenance in info."""
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        atoms = self.atoms.copy()
+        results = {"energy": float(self.energy), "forces": np.asarray(self.forces, dtype=np.float64)}
+        if self.stress is not None:
+            results["stress"] = np.asarray(self.stress, dtype=np.float64)
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        atoms.info["provenance"] = self.provenance
+        return atoms
+
 
 def labels_of(atoms: Atoms, where: str) -> tuple[float, np.ndarray, np.ndarray | None]:
     """Energy (eV), forces (eV/Å) and Voigt stress (eV/Å^3 or None) from ``atoms.calc``.

@@ -115,6 +115,13 @@ def describe(path: str | Path) -> str:
         "  energy bias   " + ", ".join(f"{s}: {b:.4f} eV" for s, b in zip(h.type_map, bias[0], strict=True)),
     ]
     for key, value in sorted(model.metadata.items()):
+        if key == "learning_curve" and value:
+            last = value[-1]
+            worst = {k: max(v) for k, v in last.items() if k.startswith("rmse_") and v}
+            text = f"{len(value)} points to step {last['step']}; last (worst member): " + ", ".join(
+                f"{k} {v:.4g}" for k, v in sorted(worst.items()))
+            lines.append(f"  {key:<13} {text}")
+            continue
         text = json.dumps(value)
         lines.append(f"  {key:<13} {text if len(text) < 80 else text[:77] + '...'}")
     return "\n".join(lines)

@@ -1,0 +1,30 @@
+"""The learning curve saved with a trained ensemble, as a table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def learning_curve_table(metadata: dict[str, Any], max_rows: int = 25) -> Table:
+    """Per-point RMSEs (worst and best member) of ``metadata["learning_curve"]``."""
+    curve = metadata.get("learning_curve", [])
+    table = Table(title="learning curve (worst member; RMSE)")
+    for col in ("step", "lr", "E/atom trn (eV)", "F trn (eV/Å)", "E/atom val (eV)", "F val (eV/Å)", "W/atom val (eV)"):
+        table.add_column(col, justify="right")
+    stride = max(1, len(curve) // max_rows)
+    rows = curve[::stride]
+    if curve and rows[-1] is not curve[-1]:
+        rows.append(curve[-1])
+
+    def span(point: dict, key: str) -> str:
+        values = point.get(key)
+        if not values:
+            return "-"
+        return f"{max(values):.4f}"
+
+    for point in rows:
+        table.add_row(str(point["step"]), f"{point['lr']:.2e}", span(point, "rmse_e_trn"), span(point, "rmse_f_trn"),
+                      span(point, "rmse_e_val"), span(point, "rmse_f_val"), span(point, "rmse_v_val"))
+    return table
