@@ -87,6 +87,7 @@ class PairPotential:
                 f"{kind} parameters: unknown {unknown}, missing {missing} (expected {names[kind]})"
             )
         self.params = {k: _pair_matrix(params[k], self.type_map, k) for k in names[kind]}
+        self._tensors: dict[tuple, dict[str, torch.Tensor]] = {}
 
     @classmethod
     def lennard_jones_argon(cls, rcut: float = 8.5, r_on: float | None = None) -> PairPotential:
@@ -102,7 +103,12 @@ class PairPotential:
         return cls(["Al", "Cu"], "morse", rcut=rcut, r_on=r_on, D=d, alpha=a, r0=r)
 
     def _phi(self, r: torch.Tensor, si: torch.Tensor, sj: torch.Tensor) -> torch.Tensor:
-        p = {k: torch.as_tensor(v, dtype=r.dtype, device=r.device)[si, sj] for k, v in self.params.items()}
+        key = (r.dtype, r.device)
+        if key not in self._tensors:
+            self._tensors[key] = {
+                k: torch.as_tensor(v, dtype=r.dtype, device=r.device) for k, v in self.params.items()
+            }
+        p = {k: v[si, sj] for k, v in self._tensors[key].items()}
         rc = torch.full_like(r, self.rcut)
         if self.kind == "lj":
 

@@ -1,0 +1,16 @@
+"""Errors of the MD sampler."""
+
+from __future__ import annotations
+
+
+class MDError(Exception):
+    """Base class of the MD sampler's errors."""
+
+
+class MDInputError(MDError, ValueError):
+    """Bad input to the sampler: a structure, a target, or a setting, named in the message."""
+
+
+class PotentialContractError(MDError, TypeError):
+    """The potential does not honour the contract (``evaluate(batch) -> dict`` with energy,
+    forces and, for constant pressure, virial)."""

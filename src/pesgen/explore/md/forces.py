@@ -1,0 +1,94 @@
+"""Evaluating the potential on a batched state: one call per step for all walkers.
+
+The potential contract: ``evaluate(batch) -> dict`` with ``"energy"`` (F,) eV, ``"forces"``
+(N, 3) eV/Å (for an ensemble, the mean over members), ``"virial"`` (F, 3, 3) eV, and any number of
+other per-frame outputs (the deviations ``max_devi_f`` ... of an ensemble), which are kept in
+``state.outputs``. If ``evaluate`` accepts a ``neighbors`` argument, a Verlet list with a skin is
+kept in the state and passed in (built with ``rcut + skin``; the model masks longer edges).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import replace
+
+import torch
+
+from pesgen.explore.md.errors import PotentialContractError
+from pesgen.explore.md.state import MDState
+from pesgen.explore.md.verlet import VerletNeighbors
+
+
+def accepts_neighbors(potential) -> bool:
+    """Whether ``potential.evaluate`` takes a ``neighbors`` argument."""
+    try:
+        params = inspect.signature(potential.evaluate).parameters
+    except (TypeError, ValueError):
+        return False
+    return "neighbors" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+class ForceEvaluator:
+    """Calls the potential on a state and stores energy, forces, virial and deviations.
+
+    Args:
+        potential: an object with ``evaluate(batch[, neighbors]) -> dict``, ``rcut`` (Å) and
+            ``type_map``.
+        skin: Verlet skin, Å (0 disables the cached list: the potential builds its own each call).
+        need_virial: raise if the potential returns no virial (constant-pressure runs need it).
+    """
+
+    def __init__(self, potential, skin: float = 1.0, need_virial: bool = False) -> None:
+        if not hasattr(potential, "evaluate"):
+            raise PotentialContractError(f"{type(potential).__name__} has no evaluate(batch) method")
+        self.potential = potential
+        self.skin = float(skin)
+        self.need_virial = need_virial
+        self.use_neighbors = self.skin > 0 and accepts_neighbors(potential)
+        if self.use_neighbors and not hasattr(potential, "rcut"):
+            raise PotentialContractError(f"{type(potential).__name__} has no rcut attribute")
+        self.n_calls = 0
+
+    def neighbors(self, state: MDState) -> MDState:
+        """The state with an up-to-date Verlet list (stale walkers rebuilt and wrapped)."""
+        if not self.use_neighbors:
+            return state
+        if state.neighbors is None:
+            verlet, positions = VerletNeighbors.build(state.batch(), float(self.potential.rcut), self.skin)
+            return replace(state, neighbors=verlet, positions=positions)
+        stale = state.neighbors.stale_frames(state.positions, state.cell, state.frame)
+        if not bool(stale.any()):
+            return state
+        verlet, positions = state.neighbors.rebuild(state.batch(), stale)
+        return replace(state, neighbors=verlet, positions=positions)
+
+    def __call__(self, state: MDState) -> MDState:
+        """The state with energy, forces, virial and the other outputs at its positions."""
+        state = self.neighbors(state)
+        batch = state.batch()
+        if self.use_neighbors:
+            out = self.potential.evaluate(batch, neighbors=state.neighbors.neighbors)
+        else:
+            out = self.potential.evaluate(batch)
+        self.n_calls += 1
+        missing = [k for k in ("energy", "forces") if k not in out]
+        if self.need_virial and "virial" not in out:
+            missing.append("virial")
+        if missing:
+            raise PotentialContractError(
+                f"{type(self.potential).__name__}.evaluate returned no {missing} (got {sorted(out)})"
+            )
+        f, n = state.n_walkers, state.n_atoms
+        dtype = state.dtype
+        energy = out["energy"].detach().to(dtype).reshape(f)
+        forces = out["forces"].detach().to(dtype).reshape(n, 3)
+        if "virial" in out:
+            virial = out["virial"].detach().to(dtype).reshape(f, 3, 3)
+        else:
+            virial = torch.full((f, 3, 3), float("nan"), dtype=dtype, device=state.device)
+        others = {
+            k: v.detach().to(dtype)
+            for k, v in out.items()
+            if k not in ("energy", "forces", "virial") and torch.is_tensor(v) and v.shape == (f,)
+        }
+        return replace(state, energy=energy, forces=forces, virial=virial, outputs=others)

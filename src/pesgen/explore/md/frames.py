@@ -1,0 +1,125 @@
+"""Recorded frames as numpy columns (one row per recorded step and walker) plus the per-atom
+arrays to build ``ase.Atoms`` for any row.
+
+The join with a record writer is ``writer.append(chunk.columns, chunk.frames(mask))``: ``columns``
+holds only one-dimensional arrays of equal length, ``frames(mask)`` an ``ase.Atoms`` for each
+selected row and ``None`` elsewhere.
+
+Columns: ``walker`` (int), ``system`` (str), ``step`` (int), ``time`` (fs), ``temperature_target``,
+``temperature`` (K), ``pressure_target``, ``pressure`` (bar; NaN without a cell or a target),
+``energy`` (eV, potential energy by the ensemble mean), ``volume`` (Å³), ``natoms``, ``stop_code``
+(see :data:`~pesgen.explore.md.stops.STOP_REASONS`; non-zero on the frame where a walker stopped),
+and every per-frame output of the potential (``max_devi_f``, ``min_devi_f``, ``avg_devi_f`` eV/Å,
+``devi_e`` eV/atom, ``max_devi_v``... eV/atom for an ensemble).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+
+@dataclass(frozen=True)
+class StopEvent:
+    """A walker that stopped: its id, system name, the step, and the reason."""
+
+    walker: int
+    system: str
+    step: int
+    reason: str
+
+
+@dataclass
+class FrameChunk:
+    """Recorded frames of some steps.
+
+    Attributes:
+        columns: name -> (R,) array, one row per recorded frame.
+        numbers: (sum natoms,) atomic numbers of all rows, concatenated.
+        positions: (sum natoms, 3) Å. velocities: (sum natoms, 3) Å/fs.
+        cells: (R, 3, 3) Å. pbc: (R, 3) bool. offsets: (R + 1,) start of each row's atoms.
+        stop_events: walkers that stopped during these steps.
+    """
+
+    columns: dict[str, np.ndarray]
+    numbers: np.ndarray
+    positions: np.ndarray
+    velocities: np.ndarray
+    cells: np.ndarray
+    pbc: np.ndarray
+    offsets: np.ndarray
+    stop_events: list[StopEvent] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.cells.shape[0])
+
+    def atoms(self, row: int) -> Atoms:
+        """The structure of one row; ``info`` holds the row's column values."""
+        sl = slice(int(self.offsets[row]), int(self.offsets[row + 1]))
+        from ase import units
+
+        atoms = Atoms(
+            numbers=self.numbers[sl],
+            positions=self.positions[sl],
+            cell=self.cells[row],
+            pbc=self.pbc[row],
+        )
+        atoms.set_velocities(self.velocities[sl] / units.fs)
+        atoms.info.update({k: v[row].item() for k, v in self.columns.items()})
+        return atoms
+
+    def frames(self, mask: np.ndarray | Sequence[bool] | None = None) -> list[Atoms | None]:
+        """One entry per row: ``Atoms`` where ``mask`` is true (all rows if None), else None."""
+        if mask is None:
+            mask = np.ones(len(self), dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(self),):
+            raise ValueError(f"mask has shape {mask.shape}, expected ({len(self)},)")
+        return [self.atoms(r) if m else None for r, m in enumerate(mask)]
+
+    @classmethod
+    def concat(cls, chunks: Sequence[FrameChunk]) -> FrameChunk:
+        """All rows of ``chunks`` in order (columns missing from a chunk are filled with NaN)."""
+        chunks = [c for c in chunks if len(c) or c.stop_events]
+        if not chunks:
+            return cls.empty()
+        keys = list(dict.fromkeys(k for c in chunks for k in c.columns))
+        columns = {}
+        for k in keys:
+            parts = []
+            for c in chunks:
+                if k in c.columns:
+                    parts.append(c.columns[k])
+                else:
+                    parts.append(np.full(len(c), np.nan))
+            columns[k] = np.concatenate(parts)
+        sizes = np.concatenate([np.diff(c.offsets) for c in chunks])
+        return cls(
+            columns=columns,
+            numbers=np.concatenate([c.numbers for c in chunks]),
+            positions=np.concatenate([c.positions for c in chunks]),
+            velocities=np.concatenate([c.velocities for c in chunks]),
+            cells=np.concatenate([c.cells for c in chunks]),
+            pbc=np.concatenate([c.pbc for c in chunks]),
+            offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            stop_events=[e for c in chunks for e in c.stop_events],
+        )
+
+    @classmethod
+    def empty(cls) -> FrameChunk:
+        return cls(
+            columns={},
+            numbers=np.zeros(0, dtype=np.int64),
+            positions=np.zeros((0, 3)),
+            velocities=np.zeros((0, 3)),
+            cells=np.zeros((0, 3, 3)),
+            pbc=np.zeros((0, 3), dtype=bool),
+            offsets=np.zeros(1, dtype=np.int64),
+        )
+
+    def walker_rows(self, walker: int) -> np.ndarray:
+        """Row indices of one walker, in step order."""
+        return np.nonzero(self.columns["walker"] == walker)[0]
