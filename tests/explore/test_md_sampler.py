@@ -187,8 +187,9 @@ def test_frames_join_to_ase_atoms():
     run = FrameChunk.concat(chunks)
     assert all(v.ndim == 1 and len(v) == len(run) for v in run.columns.values())
     mask = run.columns["walker"] == 2
-    frames = run.frames(mask)
+    frames = run.select_frames(mask)
     assert [f is None for f in frames] == (~mask).tolist()
+    assert len(run.frames) == len(run) and run.frames[-1].info["step"] == 20
     ico = frames[int(np.nonzero(mask)[0][-1])]
     assert isinstance(ico, Atoms) and len(ico) == 13 and not ico.pbc.any()
     assert ico.info["system"] == "ico13" and ico.info["step"] == 20
@@ -211,3 +212,19 @@ def test_bad_input_is_named():
         NVE(timestep=0.0)
     with pytest.raises(MDInputError, match="temperature <= 0"):
         MDSampler(POT, NoseHooverChain()).init(walkers()[:1], 0.0)
+
+
+def test_chunks_append_to_a_record_file(tmp_path):
+    records = pytest.importorskip("pesgen.explore.records")
+    s = MDSampler(PerturbedLJEnsemble(), Langevin(timestep=4.0), record_every=5, chunk_records=2)
+    keep_above = 1e-4
+    with records.RecordWriter(tmp_path / "record.sqlite", keep_above=keep_above) as writer:
+        chunks = list(s.run(walkers()[:2], 20, temperature=60.0))
+        for chunk in chunks:
+            writer.append(chunk.columns, chunk.frames)
+    run = FrameChunk.concat(chunks)
+    rec = records.read_record(tmp_path / "record.sqlite")
+    np.testing.assert_allclose(rec.columns["max_devi_f"], run.columns["max_devi_f"], rtol=1e-6)
+    row = int(np.argmax(run.columns["max_devi_f"]))
+    assert run.columns["max_devi_f"][row] >= keep_above
+    np.testing.assert_allclose(rec.frame(row).positions, run.atoms(row).positions)

@@ -18,6 +18,9 @@ from pesgen.explore.md.errors import PotentialContractError
 from pesgen.explore.md.state import MDState
 from pesgen.explore.md.verlet import VerletNeighbors
 
+# Outputs that are never per-frame records (per-atom or per-member arrays, or the dynamics' inputs).
+_NOT_PER_FRAME = {"energy", "forces", "virial", "devi_f", "atom_energy"}
+
 
 def accepts_neighbors(potential) -> bool:
     """Whether ``potential.evaluate`` takes a ``neighbors`` argument."""
@@ -89,6 +92,6 @@ class ForceEvaluator:
         others = {
             k: v.detach().to(dtype)
             for k, v in out.items()
-            if k not in ("energy", "forces", "virial") and torch.is_tensor(v) and v.shape == (f,)
+            if k not in _NOT_PER_FRAME and not k.endswith("_members") and torch.is_tensor(v) and v.shape == (f,)
         }
         return replace(state, energy=energy, forces=forces, virial=virial, outputs=others)

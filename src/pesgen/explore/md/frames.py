@@ -1,9 +1,9 @@
 """Recorded frames as numpy columns (one row per recorded step and walker) plus the per-atom
 arrays to build ``ase.Atoms`` for any row.
 
-The join with a record writer is ``writer.append(chunk.columns, chunk.frames(mask))``: ``columns``
-holds only one-dimensional arrays of equal length, ``frames(mask)`` an ``ase.Atoms`` for each
-selected row and ``None`` elsewhere.
+The join with a record writer is ``writer.append(chunk.columns, chunk.frames)``: ``columns``
+holds only one-dimensional arrays of equal length, ``frames`` is a lazy sequence that builds the
+``ase.Atoms`` of a row when it is accessed (``select_frames(mask)`` gives Atoms/None per row).
 
 Columns: ``walker`` (int), ``system`` (str), ``step`` (int), ``time`` (fs), ``temperature_target``,
 ``temperature`` (K), ``pressure_target``, ``pressure`` (bar; NaN without a cell or a target),
@@ -71,10 +71,14 @@ class FrameChunk:
         atoms.info.update({k: v[row].item() for k, v in self.columns.items()})
         return atoms
 
-    def frames(self, mask: np.ndarray | Sequence[bool] | None = None) -> list[Atoms | None]:
-        """One entry per row: ``Atoms`` where ``mask`` is true (all rows if None), else None."""
-        if mask is None:
-            mask = np.ones(len(self), dtype=bool)
+    @property
+    def frames(self) -> LazyFrames:
+        """All rows as a sequence of ``ase.Atoms``, each built only when it is accessed
+        (so ``writer.append(chunk.columns, chunk.frames)`` builds only the frames it keeps)."""
+        return LazyFrames(self)
+
+    def select_frames(self, mask: np.ndarray | Sequence[bool]) -> list[Atoms | None]:
+        """One entry per row: ``Atoms`` where ``mask`` is true, else None."""
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (len(self),):
             raise ValueError(f"mask has shape {mask.shape}, expected ({len(self)},)")
@@ -123,3 +127,21 @@ class FrameChunk:
     def walker_rows(self, walker: int) -> np.ndarray:
         """Row indices of one walker, in step order."""
         return np.nonzero(self.columns["walker"] == walker)[0]
+
+
+class LazyFrames(Sequence):
+    """The rows of a :class:`FrameChunk` as ``ase.Atoms``, built on access."""
+
+    def __init__(self, chunk: FrameChunk) -> None:
+        self._chunk = chunk
+
+    def __len__(self) -> int:
+        return len(self._chunk)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._chunk.atoms(r) for r in range(len(self))[index]]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"row {index} out of range for {n} rows")
+        return self._chunk.atoms(index % n)

@@ -9,7 +9,7 @@ Example::
 
     sampler = MDSampler(ensemble, Langevin(timestep=2.0, friction=0.01), record_every=10)
     for chunk in sampler.run(structures, n_steps=1000, temperature=[300, 600, 900]):
-        writer.append(chunk.columns, chunk.frames(chunk.columns["max_devi_f"] > 0.05))
+        writer.append(chunk.columns, chunk.frames)
     sampler.stop_events  # [StopEvent(walker=2, system=..., step=734, reason="deviation")]
 """
 
