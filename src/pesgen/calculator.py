@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from pesgen.model.deviation import FRAME_DEVIATIONS
+
 
 class PesgenCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -38,10 +40,9 @@ class PesgenCalculator(Calculator):
             virial = out["virial"][0].cpu().numpy().astype(np.float64)
             stress = -0.5 * (virial + virial.T) / atoms.get_volume()
             self.results["stress"] = stress.flat[[0, 4, 8, 5, 2, 1]]
-        for key, value in out.items():
-            if key.endswith("devi_f") and key != "devi_f" or key.endswith("devi_e") or key.endswith("devi_v"):
-                self.results[key] = float(value[0])
         if "devi_f" in out:
+            for key in FRAME_DEVIATIONS:
+                self.results[key] = float(out[key][0])
             self.results["devi_f"] = out["devi_f"].cpu().numpy().astype(np.float64)
             self.results["energy_members"] = out["energy_members"][:, 0].cpu().numpy().astype(np.float64)
             self.results["forces_members"] = out["forces_members"].cpu().numpy().astype(np.float64)

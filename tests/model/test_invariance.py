@@ -149,3 +149,15 @@ def test_batch_of_mixed_frames_equals_single_frames(model):
         assert torch.allclose(out["energy"][k], single["energy"][0], atol=1e-10)
         assert torch.allclose(out["forces"][start:start + len(atoms)], single["forces"], atol=1e-10)
         start += len(atoms)
+
+
+def test_slab_without_third_cell_vector(model):
+    """ASE allows a zero cell vector along a non-periodic direction; it equals a slab with vacuum."""
+    atoms = alcu_cell(seed=24)
+    atoms.pbc = [True, True, False]
+    flat = atoms.copy()
+    flat.cell[2] = [0.0, 0.0, 0.0]
+    e_vac, f_vac, _ = _efv(model, atoms)
+    e_flat, f_flat, _ = _efv(model, flat)
+    assert abs(e_flat - e_vac) < 1e-9
+    np.testing.assert_allclose(f_flat, f_vac, atol=1e-9)

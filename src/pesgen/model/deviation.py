@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import torch
 
+FRAME_DEVIATIONS = ("max_devi_f", "min_devi_f", "avg_devi_f", "devi_e", "max_devi_v", "min_devi_v", "avg_devi_v")
+"""Names of the per-frame deviations returned by :func:`deviations` (and ``Ensemble.evaluate``)."""
+
 
 def force_deviation(forces: torch.Tensor, relative: float | None = None) -> torch.Tensor:
     """Per-atom force deviation (n_atoms,) from member forces (M, n_atoms, 3)."""

@@ -42,8 +42,28 @@ class Neighbors:
         return positions[self.j] - positions[self.i] + shift_cart
 
 
-def _bounding_box(positions: torch.Tensor) -> torch.Tensor:
-    return torch.zeros(3, 3, dtype=positions.dtype, device=positions.device)
+def _complete_cell(cell: torch.Tensor, pbc: torch.Tensor, positions: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """The cell with its non-periodic vectors replaced, where they are zero or degenerate, by vectors
+    orthogonal to the periodic ones and longer than the structure plus the cutoff (a slab or wire
+    whose cell has no third vector). Periodic images are never taken along those directions."""
+    cell = cell.clone()
+    if float(torch.linalg.det(cell).abs()) > 1e-9:
+        return cell
+    length = float((positions.max(0).values - positions.min(0).values).norm()) + 2.0 * cutoff + 1.0
+    basis = [cell[k] / cell[k].norm() for k in range(3) if bool(pbc[k])]
+    for k in range(3):
+        if bool(pbc[k]):
+            continue
+        for trial in torch.eye(3, dtype=cell.dtype, device=cell.device):
+            v = trial.clone()
+            for b in basis:
+                v = v - (v @ b) * b
+            if float(v.norm()) > 1e-6:
+                v = v / v.norm()
+                basis.append(v)
+                cell[k] = v * length
+                break
+    return cell
 
 
 def neighbor_list(batch: Batch, cutoff: float) -> Neighbors:
@@ -58,12 +78,13 @@ def neighbor_list(batch: Batch, cutoff: float) -> Neighbors:
         if pos_f.shape[0] == 0:
             continue
         if bool(pbc.any()):
-            box = cell[f]
-            if float(torch.linalg.det(box).abs()) < 1e-12:
-                raise ValueError(f"frame {f}: periodic along {pbc.tolist()} but its cell is singular")
+            box = _complete_cell(cell[f], pbc, pos_f, cutoff)
+            if float(torch.linalg.det(box).abs()) < 1e-9:
+                raise ValueError(f"frame {f}: periodic along {pbc.tolist()} but its periodic cell vectors "
+                                 f"are degenerate: {cell[f].tolist()}")
             periodic = pbc.to(device=pos_f.device)
         else:
-            box = _bounding_box(pos_f)
+            box = torch.zeros(3, 3, dtype=pos_f.dtype, device=pos_f.device)
             periodic = False
         i, j, s = calculator.compute(pos_f, box, periodic, quantities="ijS")
         ii.append(i.to(torch.int64) + sl.start)
