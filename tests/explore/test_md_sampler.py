@@ -228,3 +228,17 @@ def test_chunks_append_to_a_record_file(tmp_path):
     row = int(np.argmax(run.columns["max_devi_f"]))
     assert run.columns["max_devi_f"][row] >= keep_above
     np.testing.assert_allclose(rec.frame(row).positions, run.atoms(row).positions)
+
+
+def test_split_potential_calls_equal_one_call():
+    ens = PerturbedLJEnsemble()
+    runs = []
+    for cap in (None, 40):
+        s = MDSampler(ens, NVE(timestep=4.0), record_every=10, dtype=torch.float64, max_atoms_per_call=cap)
+        runs.append(s.sample(walkers(), 30, temperature=50.0))
+        if cap:
+            assert s.compute.n_calls == 2 * 31  # (32 + 8) | 13 atoms: two calls per evaluation
+    one, split = runs
+    for key in ("energy", "max_devi_f", "devi_e", "max_devi_v", "pressure"):
+        np.testing.assert_allclose(split.columns[key], one.columns[key], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(split.positions, one.positions, atol=1e-10)

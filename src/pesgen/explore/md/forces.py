@@ -17,6 +17,8 @@ import torch
 from pesgen.explore.md.errors import PotentialContractError
 from pesgen.explore.md.state import MDState
 from pesgen.explore.md.verlet import VerletNeighbors
+from pesgen.model.batch import Batch
+from pesgen.model.neighbors import Neighbors
 
 # Outputs that are never per-frame records (per-atom or per-member arrays, or the dynamics' inputs).
 _NOT_PER_FRAME = {"energy", "forces", "virial", "devi_f", "atom_energy"}
@@ -39,9 +41,19 @@ class ForceEvaluator:
             ``type_map``.
         skin: Verlet skin, Å (0 disables the cached list: the potential builds its own each call).
         need_virial: raise if the potential returns no virial (constant-pressure runs need it).
+        max_atoms_per_call: None (default): one call for all walkers. Else walkers are split into
+            consecutive groups of at most this many atoms (a walker is never split), one call per
+            group: on a CPU a model whose cost grows faster than linearly with the batch (memory
+            bound) can be faster so; on a GPU one call is best.
     """
 
-    def __init__(self, potential, skin: float = 1.0, need_virial: bool = False) -> None:
+    def __init__(
+        self,
+        potential,
+        skin: float = 1.0,
+        need_virial: bool = False,
+        max_atoms_per_call: int | None = None,
+    ) -> None:
         if not hasattr(potential, "evaluate"):
             raise PotentialContractError(f"{type(potential).__name__} has no evaluate(batch) method")
         self.potential = potential
@@ -50,6 +62,9 @@ class ForceEvaluator:
         self.use_neighbors = self.skin > 0 and accepts_neighbors(potential)
         if self.use_neighbors and not hasattr(potential, "rcut"):
             raise PotentialContractError(f"{type(potential).__name__} has no rcut attribute")
+        if max_atoms_per_call is not None and max_atoms_per_call < 1:
+            raise ValueError(f"max_atoms_per_call must be >= 1, got {max_atoms_per_call}")
+        self.max_atoms_per_call = max_atoms_per_call
         self.n_calls = 0
 
     def neighbors(self, state: MDState) -> MDState:
@@ -69,11 +84,11 @@ class ForceEvaluator:
         """The state with energy, forces, virial and the other outputs at its positions."""
         state = self.neighbors(state)
         batch = state.batch()
-        if self.use_neighbors:
-            out = self.potential.evaluate(batch, neighbors=state.neighbors.neighbors)
+        nbrs = state.neighbors.neighbors if self.use_neighbors else None
+        if self.max_atoms_per_call is None or state.n_atoms <= self.max_atoms_per_call:
+            out = self._evaluate(batch, nbrs)
         else:
-            out = self.potential.evaluate(batch)
-        self.n_calls += 1
+            out = self._evaluate_in_groups(batch, nbrs, state.natoms)
         missing = [k for k in ("energy", "forces") if k not in out]
         if self.need_virial and "virial" not in out:
             missing.append("virial")
@@ -95,3 +110,52 @@ class ForceEvaluator:
             if k not in _NOT_PER_FRAME and not k.endswith("_members") and torch.is_tensor(v) and v.shape == (f,)
         }
         return replace(state, energy=energy, forces=forces, virial=virial, outputs=others)
+
+    def _evaluate(self, batch: Batch, nbrs: Neighbors | None) -> dict[str, torch.Tensor]:
+        self.n_calls += 1
+        if nbrs is None:
+            return self.potential.evaluate(batch)
+        return self.potential.evaluate(batch, neighbors=nbrs)
+
+    def _evaluate_in_groups(
+        self, batch: Batch, nbrs: Neighbors | None, natoms: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Evaluate consecutive groups of walkers and stitch per-atom and per-frame outputs."""
+        counts = natoms.tolist()
+        groups, start, size = [], 0, 0
+        for f, n in enumerate(counts):
+            if size and size + n > self.max_atoms_per_call:
+                groups.append((start, f))
+                start, size = f, 0
+            size += n
+        groups.append((start, len(counts)))
+        atom_start = [0, *torch.cumsum(natoms, 0).tolist()]
+        edge_frame = None if nbrs is None else batch.frame[nbrs.i]
+        outs = []
+        for f0, f1 in groups:
+            a0, a1 = atom_start[f0], atom_start[f1]
+            sub = Batch(
+                batch.positions[a0:a1],
+                batch.species[a0:a1],
+                batch.cell[f0:f1],
+                batch.pbc[f0:f1],
+                batch.frame[a0:a1] - f0,
+            )
+            sub_nbrs = None
+            if nbrs is not None:
+                e = (edge_frame >= f0) & (edge_frame < f1)
+                sub_nbrs = Neighbors(nbrs.i[e] - a0, nbrs.j[e] - a0, nbrs.shift[e], nbrs.cutoff)
+            outs.append(self._evaluate(sub, sub_nbrs))
+        n_frames, n_atoms = batch.n_frames, batch.n_atoms
+        merged = {}
+        for key, first in outs[0].items():
+            if not torch.is_tensor(first) or first.dim() == 0:
+                continue
+            parts = [o[key] for o in outs]
+            sizes = [p.shape[0] for p in parts]
+            if sum(sizes) in (n_frames, n_atoms) and all(
+                sz == f1 - f0 or sz == atom_start[f1] - atom_start[f0]
+                for sz, (f0, f1) in zip(sizes, groups, strict=True)
+            ):
+                merged[key] = torch.cat(parts)
+        return merged

@@ -52,6 +52,8 @@ class MDSampler:
         skin: Verlet skin, Å (0: the potential builds its own list each call).
         seed: seeds the initial velocities and the thermostat/barostat noise.
         dtype: float dtype of the dynamics (float32 by default). device: torch device.
+        max_atoms_per_call: split the potential call into groups of walkers of at most this many
+            atoms (None: one call for all; see :class:`ForceEvaluator`).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class MDSampler:
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         device: str | torch.device = "cpu",
+        max_atoms_per_call: int | None = None,
     ) -> None:
         if record_every < 1 or chunk_records < 1 or check_every < 1:
             raise MDInputError(
@@ -84,7 +87,9 @@ class MDSampler:
         self.seed = int(seed)
         self.dtype = dtype
         self.device = torch.device(device)
-        self.compute = ForceEvaluator(potential, skin=skin, need_virial=integrator.needs_pressure)
+        self.compute = ForceEvaluator(
+            potential, skin=skin, need_virial=integrator.needs_pressure, max_atoms_per_call=max_atoms_per_call
+        )
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.seed)
         self.type_numbers = np.array([atomic_numbers[s] for s in potential.type_map], dtype=np.int64)
@@ -136,8 +141,7 @@ class MDSampler:
         pending: list[FrameChunk] = []
         events: list[StopEvent] = []
         n_recorded = 0
-        first = state.step
-        if first % self.record_every == 0:
+        if state.step == 0:  # a continued run does not record its starting frame again
             pending.append(self.snapshot(state))
             n_recorded += 1
         for _ in range(n_steps):
