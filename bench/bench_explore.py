@@ -135,9 +135,16 @@ class DeepMDEnsembleCalculator(Calculator):
         }
 
 
-def run_pesgen(potential, walkers, steps, dtype, skin) -> tuple[float, float, float]:
+def run_pesgen(potential, walkers, steps, dtype, skin, max_atoms=None) -> tuple[float, float, float]:
     """(atom-steps/s, ms per step, ms per potential call alone)."""
-    sampler = MDSampler(potential, Langevin(timestep=1.0, friction=0.01), record_every=10, dtype=dtype, skin=skin)
+    sampler = MDSampler(
+        potential,
+        Langevin(timestep=1.0, friction=0.01),
+        record_every=10,
+        dtype=dtype,
+        skin=skin,
+        max_atoms_per_call=max_atoms,
+    )
     state = sampler.init(walkers, 300.0)
     sampler.sample(state, 3)  # warm-up
     state = sampler.state
@@ -208,6 +215,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--skin", type=float, default=0.5)
     parser.add_argument("--pair", action="store_true", help="use the Morse pair ensemble")
+    parser.add_argument("--max-atoms", type=int, default=None, help="MDSampler max_atoms_per_call")
     args = parser.parse_args()
     os.environ.setdefault("DP_INTRA_OP_PARALLELISM_THREADS", str(args.threads))
     os.environ.setdefault("DP_INTER_OP_PARALLELISM_THREADS", "1")
@@ -232,11 +240,14 @@ def main() -> None:
         potential_name = "4 Morse Al pair models"
         potential, dp_models = PairEnsemble(), None
 
-    print(f"potential: {potential_name}; dtype {args.dtype}; threads {args.threads}; torch {torch.__version__}")
+    print(
+        f"potential: {potential_name}; dtype {args.dtype}; threads {args.threads}; skin {args.skin} Å; "
+        f"max_atoms_per_call {args.max_atoms}; torch {torch.__version__}"
+    )
     rows = []
     for name, (n_walkers, repeat) in WORKLOADS.items():
         walkers = structures(n_walkers, repeat)
-        pes, ms_step, ms_model = run_pesgen(potential, walkers, args.steps, dtype, args.skin)
+        pes, ms_step, ms_model = run_pesgen(potential, walkers, args.steps, dtype, args.skin, args.max_atoms)
         ase_rate = run_ase(lambda: ContractCalculator(potential, dtype), walkers, args.peer_steps)
         dp_rate = None
         if dp_models is not None:

@@ -242,3 +242,11 @@ def test_split_potential_calls_equal_one_call():
     for key in ("energy", "max_devi_f", "devi_e", "max_devi_v", "pressure"):
         np.testing.assert_allclose(split.columns[key], one.columns[key], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(split.positions, one.positions, atol=1e-10)
+
+
+def test_only_stale_walkers_rebuild_their_lists():
+    cold, hot = walkers()[0], walkers()[0]
+    s = MDSampler(POT, NVE(timestep=5.0), dtype=torch.float64, skin=0.3)
+    s.sample([cold, hot], 200, temperature=[2.0, 150.0])
+    builds = s.state.neighbors.n_builds.tolist()
+    assert builds[0] == 1 and builds[1] > 3, builds

@@ -1,8 +1,8 @@
 """Canonical dynamics with a Nosé-Hoover chain (Martyna, Klein & Tuckerman 1992), deterministic.
 
 Each walker has its own chain of length M with masses ``Q₁ = dof kB T τ²``, ``Q_k = kB T τ²``.
-The chain is propagated for half a step (Suzuki-Yoshida order-4 factorisation, ``n_sy`` = 3 or 5
-weights) on each side of a velocity-Verlet step (Martyna et al., Mol. Phys. 87, 1117 (1996)).
+The chain is propagated for half a step (Suzuki-Yoshida factorisation: ``n_sy`` = 3 weights,
+fourth order, or 1) on each side of a velocity-Verlet step (Martyna et al., Mol. Phys. 87, 1117 (1996)).
 ``extras``: ``nhc_x`` (F, M) chain positions, ``nhc_v`` (F, M) chain velocities (1/ASE time),
 ``nhc_q`` (F, M) masses (eV·ASE time²). The conserved quantity is
 ``E + sum Q v²/2 + dof kT x₁ + kT sum_{k>1} x_k`` (see :func:`nhc_energy`).

@@ -6,7 +6,8 @@ Isotropic: the log-volume ε = ln V of each walker obeys the overdamped Langevin
 and positions/cell scale by ``μ = exp(Δε/3)``, velocities by ``1/μ``. ``P_int`` is the
 instantaneous pressure (kinetic + virial). Using a constant diffusion (``V₀`` = the walker's initial
 volume, rather than the current V in the paper) makes the Itô and Stratonovich readings coincide,
-and the stationary distribution is exactly ∝ exp(-β(E + P₀V)) in (x, p, V); the relaxation time of
+and in the continuous-time limit the stationary distribution is exactly ∝ exp(-β(E + P₀V)) in
+(x, p, V); the relaxation time of
 the volume is ``τ_p V₀ / V`` ≈ ``τ_p``.
 
 Flexible: the symmetric strain increment Δε (3×3) has drift
