@@ -14,6 +14,7 @@ from rich.console import Console
 import pesgen
 from pesgen.data.commands import app as data_app
 from pesgen.train.commands import train_command
+from pesgen.validate.commands import test_command
 
 app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",
                   no_args_is_help=True, add_completion=False)
@@ -52,6 +53,7 @@ def model_info(path: Path = typer.Argument(..., help="A model file written by pe
 
 
 app.command("train")(train_command)
+app.command("test")(test_command)
 
 
 @app.command("demo")

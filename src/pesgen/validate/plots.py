@@ -1,0 +1,150 @@
+"""PNG plots of a validation (matplotlib, Agg): EOS (Fig. 4), GSF, phonons (Fig. 2), g(r)
+(Fig. 3), surface energies (Fig. 5), alloys (Fig. 6). Model: solid lines / circles; reference:
+dashed lines / crosses."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _labels(results: dict) -> tuple[str, str]:
+    return f"model ({results['model']})", f"reference ({results['reference']})"
+
+
+def plot_eos(results: dict, element: str):
+    curves = {k: v for k, v in results["curves"].get("eos", {}).items() if k.split()[0] == element}
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    lm, lr = _labels(results)
+    for k, (key, data) in enumerate(sorted(curves.items())):
+        color = f"C{k}"
+        name = key.split()[1]
+        if "model" in data:
+            ax.plot(data["model"]["volume"], data["model"]["energy"], "-", color=color, label=f"{name} model")
+        if "reference" in data:
+            ax.plot(data["reference"]["volume"], data["reference"]["energy"], "x--", color=color, ms=4, lw=0.8,
+                    label=f"{name} reference")
+    ax.set_xlabel("volume (Å$^3$/atom)")
+    ax.set_ylabel("energy (eV/atom)")
+    ax.set_title(f"{element} EOS: solid {lm}, dashed {lr}", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def plot_gsf(results: dict):
+    curves = results["curves"].get("gsf", {})
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for k, (key, data) in enumerate(sorted(curves.items())):
+        for side, style in (("model", "o-"), ("reference", "x--")):
+            if side in data:
+                ax.plot(data[side]["u"], data[side]["energy"], style, color=f"C{k}", label=f"{key} {side}")
+    ax.set_xlabel("displacement (partial Burgers vectors)")
+    ax.set_ylabel("GSF energy (J/m$^2$)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_phonons(results: dict, key: str):
+    data = results["curves"].get("phonons", {}).get(key)
+    if not data:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for side, style, color in (("model", "-", "C0"), ("reference", "--", "C3")):
+        if side in data:
+            d = data[side]
+            freqs = np.array(d["frequencies"])
+            for b in range(freqs.shape[1]):
+                ax.plot(d["x"], freqs[:, b], style, color=color, lw=1, label=side if b == 0 else None)
+    ref = data.get("model") or data.get("reference")
+    for x in ref["label_x"]:
+        ax.axvline(x, color="0.7", lw=0.5)
+    ax.set_xticks(ref["label_x"], [lab.replace("G", "Γ") for lab in ref["labels"]])
+    ax.set_xlim(ref["x"][0], ref["x"][-1])
+    ax.set_ylabel("frequency (THz)")
+    ax.set_title(f"{key} phonons", fontsize=9)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_rdf(results: dict):
+    curves = results["curves"].get("rdf", {})
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for k, (key, data) in enumerate(sorted(curves.items())):
+        for side, style in (("model", "-"), ("reference", "--")):
+            if side in data:
+                ax.plot(data[side]["rdf_r"], data[side]["rdf"], style, color=f"C{k}", label=f"{key} {side}")
+    ax.set_xlabel("r (Å)")
+    ax.set_ylabel("g(r)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_parity(results: dict, group: str, unit: str, title: str, contains: str = ""):
+    rows = [r for r in results["rows"] if r["group"] == group and r["unit"] == unit and contains in r["quantity"]
+            and r["model"] is not None and r["reference"] is not None]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ref = np.array([r["reference"] for r in rows])
+    mod = np.array([r["model"] for r in rows])
+    ax.plot(ref, mod, "o", ms=5)
+    lo, hi = min(ref.min(), mod.min()), max(ref.max(), mod.max())
+    pad = 0.05 * (hi - lo or 1)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k-", lw=0.6)
+    for r in rows:
+        ax.annotate(r["quantity"].split("(")[-1].split(")")[0] if "(" in r["quantity"] else r["quantity"],
+                    (r["reference"], r["model"]), fontsize=6)
+    ax.set_xlabel(f"reference ({unit})")
+    ax.set_ylabel(f"model ({unit})")
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def figures(results: dict) -> dict[str, object]:
+    """All figures of ``results`` by file stem."""
+    figs: dict[str, object] = {}
+    for element in results["elements"]:
+        figs[f"eos_{element}"] = plot_eos(results, element)
+    figs["gsf"] = plot_gsf(results)
+    for key in results["curves"].get("phonons", {}):
+        figs[f"phonons_{key.replace(' ', '_')}"] = plot_phonons(results, key)
+    figs["rdf"] = plot_rdf(results)
+    figs["surfaces"] = plot_parity(results, "surfaces", "J/m^2", "surface formation energies", "relaxed")
+    figs["alloys_formation"] = plot_parity(results, "alloys", "eV/atom", "alloy formation energies")
+    figs["alloys_vacancy"] = plot_parity(results, "alloys", "eV", "vacancy formation energies in alloys")
+    return {k: v for k, v in figs.items() if v is not None}
+
+
+def save_plots(results: dict, folder: str | Path) -> list[Path]:
+    """Write every figure as ``folder/<name>.png`` (150 dpi); returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures(results).items():
+        path = folder / f"{name}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=150)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def png_bytes(fig) -> bytes:
+    """A figure as PNG bytes (closes it)."""
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
