@@ -13,6 +13,8 @@ from rich.console import Console
 
 import pesgen
 from pesgen.data.commands import app as data_app
+from pesgen.loop import commands as loop_commands
+from pesgen.report.commands import report_command
 from pesgen.train.commands import train_command
 from pesgen.validate.commands import test_command
 
@@ -54,6 +56,11 @@ def model_info(path: Path = typer.Argument(..., help="A model file written by pe
 
 app.command("train")(train_command)
 app.command("test")(test_command)
+app.command("init")(loop_commands.init)
+app.command("run")(loop_commands.run)
+app.command("status")(loop_commands.status)
+app.command("report")(report_command)
+app.command("export")(loop_commands.export)
 
 
 @app.command("demo")

@@ -72,7 +72,11 @@ def read_payload(path: str | Path) -> dict:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu"):
-    """Load a saved DeepPot or Ensemble from ``path``."""
+    """Load a saved DeepPot or Ensemble from ``path`` (a run directory: its latest ensemble)."""
+    if Path(path).is_dir():
+        from pesgen.loop.rundir import load_latest
+
+        return load_latest(path, device=device)
     from pesgen.model.deeppot import DeepPot
     from pesgen.model.ensemble import Ensemble
     from pesgen.model.stacked_model import Hyperparameters, StackedDeepPot

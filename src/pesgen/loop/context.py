@@ -1,0 +1,76 @@
+"""What every step of a run needs: the config, the run directory, the store, the schedule."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ase import Atoms
+from rich.console import Console
+
+from pesgen.loop.config import RunConfig
+from pesgen.loop.progress import LoopProgress
+from pesgen.loop.rundir import RunDir
+from pesgen.loop.schedule import LoopSchedule
+
+log = logging.getLogger("pesgen.loop")
+
+
+@dataclass
+class RunContext:
+    """State shared by the steps of one ``pesgen run`` process.
+
+    Attributes:
+        cfg: the validated config. run: the run directory. config_path: for messages.
+        structures: the initial structures (walkers start from them), each with info["system"].
+        schedule: the stages and their progress. state: the state file's content.
+        progress: the progress display. console: where summaries go.
+    """
+
+    cfg: RunConfig
+    run: RunDir
+    config_path: str
+    structures: list[Atoms]
+    schedule: LoopSchedule
+    state: dict[str, Any]
+    progress: LoopProgress
+    console: Console
+    _store: Any = None
+    by_system: dict[str, list[Atoms]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        groups: dict[str, list[Atoms]] = defaultdict(list)
+        for atoms in self.structures:
+            groups[str(atoms.info["system"])].append(atoms)
+        self.by_system = dict(groups)
+
+    @property
+    def store(self):
+        """The run's store (opened on first use)."""
+        if self._store is None:
+            from pesgen.data.store import Store
+
+            self._store = Store(self.run.store_path)
+        return self._store
+
+    def is_done(self, key: str) -> bool:
+        return key in self.state["done"]
+
+    def mark_done(self, key: str, wall_time: float | None = None) -> None:
+        """Record a finished step (outputs are already written) together with the schedule."""
+        if key not in self.state["done"]:
+            self.state["done"].append(key)
+        if wall_time is not None:
+            self.state.setdefault("wall_times", {})[key] = round(float(wall_time), 3)
+        self.state["schedule"] = self.schedule.to_dict()
+        self.run.save_state(self.state)
+        log.info("step %s done%s", key, "" if wall_time is None else f" in {wall_time:.1f} s")
+
+    def close(self) -> None:
+        if self._store is not None:
+            close = getattr(self._store, "close", None)
+            if close is not None:
+                close()
+            self._store = None

@@ -1,0 +1,257 @@
+"""The iteration state machine: initial data, then train -> explore -> select -> label until done.
+
+``run_loop(config_or_run_dir, run_dir)`` validates everything first (config, structures, stages),
+then creates or reopens the run directory and performs the steps that are not yet marked done in
+its state file. Each step writes its outputs and then marks itself done, so the same call on a
+run directory whose process was stopped or killed continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pesgen.loop.config import RunConfig, config_digest, parse_config, read_toml
+from pesgen.loop.context import RunContext
+from pesgen.loop.errors import ConfigError, RunDirError
+from pesgen.loop.progress import LoopProgress
+from pesgen.loop.rundir import RunDir, read_json
+from pesgen.loop.schedule import build_schedule
+
+log = logging.getLogger("pesgen.loop")
+
+
+@dataclass
+class RunResult:
+    """How a run ended."""
+
+    run_dir: Path
+    finished: bool
+    converged: bool
+    reason: str
+    iterations: int
+    model: Path | None
+
+
+def default_run_dir(config_path: Path, cfg: RunConfig) -> Path:
+    """``run-<name>`` in the current folder (name: the config's ``name``, else its file or folder name)."""
+    name = cfg.name or (config_path.parent.name if config_path.stem == "config" else config_path.stem)
+    return Path.cwd() / f"run-{name or 'pesgen'}"
+
+
+def prepare(config_path: Path, text: str, data: dict[str, Any], base: Path):
+    """Validate the config and build structures and stages; nothing is written."""
+    cfg = parse_config(data, config_path, base)
+    structures = []
+    if cfg.initial.structures is not None:
+        from pesgen.explore.structures import InitialStructureSpec, generate_initial_structures
+
+        structures = generate_initial_structures(InitialStructureSpec.from_dict(cfg.initial.structures,
+                                                                                where="initial.structures"))
+    else:
+        structures = _structures_from_files(cfg, config_path)
+    systems = list(dict.fromkeys(str(a.info["system"]) for a in structures))
+    schedule = build_schedule(cfg, systems, str(config_path))
+    return cfg, structures, schedule
+
+
+def _structures_from_files(cfg: RunConfig, config_path: Path) -> list:
+    """Walkers start from the imported frames when no structures are generated."""
+    from pesgen.data.errors import DataError
+    from pesgen.data.importers import read_labeled
+
+    out = []
+    for src in list(cfg.initial.files) + ([cfg.initial.store] if cfg.initial.store else []):
+        try:
+            frames = read_labeled(src, cfg.initial.format, cfg.elements)
+        except DataError as exc:
+            raise ConfigError(config_path, [("initial.files", str(exc))]) from None
+        for f in frames:
+            a = f.atoms.copy()
+            a.info = {"system": f.provenance.system or a.get_chemical_formula()}
+            out.append(a)
+    return out
+
+
+def _setup_log(run: RunDir) -> logging.Handler:
+    handler = logging.FileHandler(run.log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger("pesgen")
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+def open_run(source: str | Path, run_dir: str | Path | None = None):
+    """(config path, text, data, base folder, RunDir) for a config file or an existing run directory."""
+    source = Path(source)
+    if source.is_dir():
+        run = RunDir(source)
+        run.check()
+        text, data = read_toml(run.config_path)
+        base = Path(run.info().get("config_dir", str(source)))
+        return run.config_path, text, data, base, run
+    text, data = read_toml(source)
+    return source, text, data, source.resolve().parent, (RunDir(run_dir) if run_dir is not None else None)
+
+
+def iteration_line(run: RunDir, it: int, state: dict[str, Any]) -> str:
+    """A one-line summary of an iteration."""
+    tr = run.step_summary(it, "train") or {}
+    ex = run.step_summary(it, "explore") or {}
+    se = run.step_summary(it, "select") or {}
+    la = run.step_summary(it, "label") or {}
+    parts = [f"iter {it:3d}"]
+    if se:
+        r = se["ratios"]
+        parts.append(f"{se['stage_name']}: {se['counts']['total']} frames, accurate {100 * r['accurate']:.1f}% "
+                     f"candidate {100 * r['candidate']:.1f}% failed {100 * r['failed']:.1f}%")
+    if la:
+        rep = la["report"]
+        parts.append(f"labeled {rep['n_labeled'] + rep['n_skipped'] - rep['n_failed_before']}"
+                     f" (failed {rep['n_failed_total']}), dataset {la['n_store']}")
+    if tr.get("rmse_f_val") is not None:
+        parts.append(f"rmse_f val {tr['rmse_f_val']:.3f} eV/Å")
+    walls = state.get("wall_times", {})
+    total = sum(v for k, v in walls.items() if k.startswith(f"{it}/"))
+    parts.append(f"{total:.0f} s")
+    del ex
+    return " | ".join(parts)
+
+
+def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: Console | None = None,
+             quiet: bool = False) -> RunResult:
+    """Run (or resume) the active-learning loop of a config file or run directory.
+
+    Raises:
+        ConfigError: the config is invalid (nothing written).
+        RunDirError: the run directory holds another config.
+        RunStopped: a step cannot go on (e.g. too many failed labels); progress is kept.
+    """
+    console = console or Console()
+    config_path, text, data, base, run = open_run(source, run_dir)
+    cfg, structures, schedule = prepare(config_path, text, data, base)
+    if run is None:
+        run = RunDir(default_run_dir(config_path, cfg))
+    digest = config_digest(text)
+    if run.exists():
+        stored = config_digest(run.config_path.read_text())
+        if stored != digest:
+            raise RunDirError(f"{run.path} holds a run of a different config (digest {stored}, "
+                              f"{config_path} has {digest}); choose another --dir, or run `pesgen run "
+                              f"{run.path}` to resume it with its own config")
+        resumed = True
+    else:
+        if run.path.exists() and any(run.path.iterdir()):
+            raise RunDirError(f"{run.path} exists, is not empty and is not a pesgen run directory")
+        run.create(text, config_path, digest)
+        resumed = False
+    state = run.load_state()
+    if state.get("schedule"):
+        schedule.restore(state["schedule"])
+    handler = _setup_log(run)
+    ctx = RunContext(cfg, run, str(config_path), structures, schedule, state, LoopProgress(console, quiet),
+                     console)
+    try:
+        return _iterate(ctx, resumed)
+    finally:
+        ctx.close()
+        logging.getLogger("pesgen").removeHandler(handler)
+        handler.close()
+
+
+def _say(ctx: RunContext, text: str) -> None:
+    log.info("%s", text)
+    ctx.console.print(text, highlight=False)
+
+
+def _finish(ctx: RunContext, reason: str, converged: bool) -> None:
+    ctx.state["finished"] = True
+    ctx.state["converged"] = converged
+    ctx.state["reason"] = reason
+    ctx.state["schedule"] = ctx.schedule.to_dict()
+    ctx.run.save_state(ctx.state)
+
+
+def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
+    from pesgen.loop.exploration_step import explore_step
+    from pesgen.loop.labeling_step import initial_step, label_step
+    from pesgen.loop.selection_step import select_step
+    from pesgen.loop.training_step import train_step
+
+    run, cfg, state = ctx.run, ctx.cfg, ctx.state
+    if state.get("finished"):
+        _say(ctx, f"run already finished: {state['reason']}")
+        return _result(ctx)
+    if resumed:
+        _say(ctx, f"resuming {run.path} ({len(state['done'])} steps done)")
+    else:
+        _say(ctx, f"new run in {run.path}")
+    if not ctx.is_done("initial"):
+        t0 = time.perf_counter()
+        summary = initial_step(ctx)
+        ctx.mark_done("initial", time.perf_counter() - t0)
+        _say(ctx, f"initial data: {summary['n_frames']} labeled frames ({time.perf_counter() - t0:.0f} s)")
+    steps = (("train", train_step), ("explore", explore_step), ("select", select_step))
+    it = 0
+    while True:
+        for name, fn in steps:
+            key = f"{it}/{name}"
+            if not ctx.is_done(key):
+                t0 = time.perf_counter()
+                fn(ctx, it)
+                ctx.mark_done(key, time.perf_counter() - t0)
+        if ctx.schedule.finished:
+            reason = _schedule_reason(ctx, it)
+            _say(ctx, iteration_line(run, it, state))
+            _finish(ctx, reason, ctx.schedule.converged)
+            break
+        if it + 1 >= cfg.max_iterations:
+            _say(ctx, iteration_line(run, it, state))
+            _finish(ctx, f"stopped at max_iterations={cfg.max_iterations} before the last stage converged "
+                         f"(stage {ctx.schedule.current_stage + 1} of {len(ctx.schedule.stages)})", False)
+            break
+        key = f"{it}/label"
+        if not ctx.is_done(key):
+            t0 = time.perf_counter()
+            label_step(ctx, it)
+            ctx.mark_done(key, time.perf_counter() - t0)
+        _say(ctx, iteration_line(run, it, state))
+        it += 1
+    _say(ctx, f"run ended: {state['reason']}")
+    return _result(ctx)
+
+
+def _schedule_reason(ctx: RunContext, it: int) -> str:
+    sched = ctx.schedule
+    last = sched.stages[-1].name or f"stage {len(sched.stages) - 1}"
+    if sched.converged:
+        return f"converged: the last stage ({last}) converged at iteration {it}"
+    events = [e for e in sched.events if "max_iterations" in e]
+    why = events[-1] if events else "the last stage ended"
+    return f"not converged: {why}"
+
+
+def _result(ctx: RunContext) -> RunResult:
+    state = ctx.state
+    try:
+        model = ctx.run.latest_model()
+    except RunDirError:
+        model = None
+    its = sorted({int(k.split("/")[0]) for k in state["done"] if "/" in k})
+    return RunResult(ctx.run.path, bool(state.get("finished")), bool(state.get("converged")),
+                     str(state.get("reason") or ""), len(its), model)
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any]:
+    """The state file of a run directory."""
+    run = RunDir(run_dir)
+    run.check()
+    return read_json(run.state_path) if run.state_path.is_file() else run.load_state()

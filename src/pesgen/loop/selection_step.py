@@ -1,0 +1,98 @@
+"""SELECT: classify the explored frames, pick the candidates to label, judge convergence.
+
+"diverse" selection uses the ensemble's descriptors: the per-frame mean over atoms of member 0's
+descriptor is each frame's feature vector.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from pesgen.loop.context import RunContext
+from pesgen.loop.rundir import write_json
+from pesgen.loop.seeds import step_seed
+
+log = logging.getLogger("pesgen.loop")
+
+
+def frame_features(ensemble, frames: list, chunk: int = 64) -> np.ndarray:
+    """(n_frames, D): each frame's descriptor averaged over its atoms (member 0)."""
+    out = []
+    for start in range(0, len(frames), chunk):
+        part = frames[start:start + chunk]
+        desc = ensemble.descriptors(part)[0].detach().cpu().numpy()
+        sizes = [len(a) for a in part]
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        out.extend(desc[bounds[k]:bounds[k + 1]].mean(axis=0) for k in range(len(part)))
+    return np.asarray(out).reshape(len(frames), -1)
+
+
+def classifier_of(ctx: RunContext):
+    """TrustLevels or AdaptiveLower from the [selection] table."""
+    from pesgen.explore.select import AdaptiveLower, TrustLevels
+
+    s = ctx.cfg.selection
+    if s.adaptive_lower:
+        return AdaptiveLower(f_hi=s.f_hi, numb_candi_f=s.numb_candi_f, perc_candi_f=s.perc_candi_f, v_hi=s.v_hi)
+    return TrustLevels(s.f_lo, s.f_hi, s.v_lo, s.v_hi)
+
+
+def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
+    """Select frames of ``iteration``'s record; records the statistics in the schedule."""
+    from pesgen.explore.filters import MinDistanceFilter
+    from pesgen.explore.records import read_record
+    from pesgen.explore.select import select
+    from pesgen.model.io import load
+
+    start = time.perf_counter()
+    s = ctx.cfg.selection
+    rec = read_record(ctx.run.record_path(iteration))
+    stage_index = ctx.schedule.stage_of(iteration)
+    stage = ctx.schedule.stages[stage_index]
+    features = feature_rows = None
+    if s.strategy == "diverse":
+        f = rec.columns["max_devi_f"].astype(np.float64)
+        maybe = (f < s.f_hi) & np.isfinite(f) & (f >= rec.keep_above)
+        rows = np.array([r for r in np.flatnonzero(maybe) if rec.has_frame(int(r))], dtype=np.int64)
+        if len(rows):
+            ensemble = load(ctx.run.model_path(iteration))
+            features = frame_features(ensemble, rec.frames(rows))
+            feature_rows = rows
+        else:
+            features, feature_rows = np.zeros((0, 1)), rows
+    filters = [MinDistanceFilter(s.min_distance)] if s.min_distance else []
+    rng = np.random.default_rng(step_seed(ctx.cfg.seed, iteration, "select"))
+    sel = select(rec, classifier_of(ctx), stage.label_cap, strategy=s.strategy, rng=rng, features=features,
+                 feature_rows=feature_rows, filters=filters, skip_steps=s.skip_steps)
+    f_lo = None
+    if s.adaptive_lower:
+        los = [p.f_lo for p in sel.per_system.values() if p.f_lo is not None]
+        f_lo = float(np.mean(los)) if los else None
+    c = sel.counts
+    ctx.schedule.record(iteration, c.accurate, c.candidate, c.failed, len(sel.selected_rows), f_lo)
+    summary = {
+        "iteration": iteration, "stage": stage_index, "stage_name": stage.name,
+        "strategy": sel.strategy,
+        "counts": {"accurate": c.accurate, "candidate": c.candidate, "failed": c.failed, "total": c.total},
+        "ratios": {k: (getattr(c, k) / c.total if c.total else None) for k in ("accurate", "candidate", "failed")},
+        "selected_rows": [int(r) for r in sel.selected_rows],
+        "per_system": {name: {"accurate": p.counts.accurate, "candidate": p.counts.candidate,
+                              "failed": p.counts.failed, "cap": int(p.cap), "selected": int(len(p.selected)),
+                              "rejected": len(p.rejected), "f_lo": p.f_lo}
+                       for name, p in sel.per_system.items()},
+        "per_condition": [{"temperature": t, "pressure": p, "accurate": n.accurate, "candidate": n.candidate,
+                           "failed": n.failed} for (t, p), n in sel.per_condition.items()],
+        "trust": {"f_lo": s.f_lo, "f_hi": s.f_hi, "adaptive_lower": s.adaptive_lower, "f_lo_adapted": f_lo},
+        "messages": sel.messages,
+        "schedule_events": list(ctx.schedule.events),
+        "wall_time": time.perf_counter() - start,
+    }
+    write_json(ctx.run.step_file(iteration, "select"), summary)
+    log.info("iteration %d: %d frames, accurate %.1f%%, candidate %.1f%%, failed %.1f%%; %d selected",
+             iteration, c.total, 100 * c.accurate / c.total, 100 * c.candidate / c.total,
+             100 * c.failed / c.total, len(sel.selected_rows))
+    return summary

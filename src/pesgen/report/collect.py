@@ -1,0 +1,61 @@
+"""What the report shows, read from a run directory (nothing else is needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pesgen.loop.rundir import RunDir
+from pesgen.loop.status import iteration_rows
+
+
+@dataclass
+class IterationData:
+    """One iteration's numbers for the plots."""
+
+    iteration: int
+    stage: str | None
+    max_devi_f: np.ndarray | None
+    f_lo: float | None
+    f_hi: float | None
+    ratios: dict[str, float | None]
+    dataset: int | None
+    learning_curve: list[dict[str, Any]]
+    calibration: dict[str, list[float]]
+
+
+@dataclass
+class RunData:
+    """Everything the report needs."""
+
+    run_dir: Path
+    state: dict[str, Any]
+    rows: list[dict[str, Any]]
+    iterations: list[IterationData] = field(default_factory=list)
+    config_text: str = ""
+
+
+def collect(run_dir: str | Path) -> RunData:
+    """Read the state, per-iteration summaries, deviation records and calibrations of a run."""
+    from pesgen.explore.records import read_record
+
+    run = RunDir(run_dir)
+    run.check()
+    data = RunData(run.path, run.load_state(), iteration_rows(run.path), config_text=run.config_path.read_text())
+    for it in run.iterations():
+        tr = run.step_summary(it, "train") or {}
+        se = run.step_summary(it, "select") or {}
+        la = run.step_summary(it, "label") or {}
+        devi = None
+        if se and run.record_path(it).is_file():
+            devi = read_record(run.record_path(it), columns=["max_devi_f"]).columns["max_devi_f"].astype(float)
+        trust = se.get("trust", {})
+        data.iterations.append(IterationData(
+            iteration=it, stage=se.get("stage_name"), max_devi_f=devi,
+            f_lo=trust.get("f_lo_adapted") or trust.get("f_lo"), f_hi=trust.get("f_hi"),
+            ratios=se.get("ratios", {}), dataset=tr.get("n_frames"),
+            learning_curve=tr.get("learning_curve", []), calibration=la.get("calibration", {}) or {}))
+    return data

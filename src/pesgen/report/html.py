@@ -1,0 +1,122 @@
+"""The HTML report of a run directory: one page, PNG plots beside it, tables of numbers."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from pesgen.report import plots
+from pesgen.report.collect import RunData, collect
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>pesgen report: {title}</title>
+<style>
+body {{ font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
+th {{ background: #f0f0f0; }}
+img {{ max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }}
+pre {{ background: #f7f7f7; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }}
+</style></head><body>
+<h1>pesgen run {title}</h1>
+<p>{status}</p>
+{body}
+</body></html>
+"""
+
+
+def _fmt(x, fmt: str = "{:.3f}") -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return ""
+    return fmt.format(x)
+
+
+def _scaled(x, factor: float, fmt: str) -> str:
+    return "" if x is None else _fmt(factor * x, fmt)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _iteration_table(data: RunData) -> str:
+    rows = []
+    for r in data.rows:
+        times = "/".join("-" if r[f"time_{s}"] is None else f"{r[f'time_{s}']:.0f}"
+                         for s in ("train", "explore", "select", "label"))
+        rows.append([str(r["iteration"]), r["stage"] or "", _fmt(r["frames"], "{}"),
+                     _scaled(r["accurate"], 100, "{:.1f}"), _scaled(r["candidate"], 100, "{:.1f}"),
+                     _scaled(r["failed"], 100, "{:.1f}"),
+                     _fmt(r["labeled"], "{}"), _fmt(r["failed_labels"], "{}"), _fmt(r["dataset"], "{}"),
+                     _fmt(r["rmse_f_trn"]), _fmt(r["rmse_f_val"]),
+                     _scaled(r["rmse_e_val"], 1000, "{:.1f}"), times])
+    return _table(["iter", "stage", "frames", "acc %", "cand %", "fail %", "labeled", "failed labels",
+                   "dataset", "RMSE F trn", "RMSE F val (eV/Å)", "RMSE E val (meV/atom)",
+                   "time train/explore/select/label (s)"], rows)
+
+
+def _calibration_table(data: RunData) -> str:
+    rows = []
+    for d in data.iterations:
+        cal = d.calibration
+        if not cal.get("deviation"):
+            continue
+        dev, err = np.array(cal["deviation"]), np.array(cal["max_force_error"])
+        fl, fm = np.array(cal["force_label"]), np.array(cal["force_model"])
+        el, em = np.array(cal["energy_label"]), np.array(cal["energy_model"])
+        rows.append([str(d.iteration), str(len(dev)), _fmt(float(np.median(dev))), _fmt(float(np.median(err))),
+                     _fmt(float(np.median(err / dev)), "{:.2f}"), _fmt(plots.spearman(dev, err), "{:.2f}"),
+                     _fmt(float(np.sqrt(np.mean((fl - fm) ** 2)))),
+                     _fmt(float(1000 * np.sqrt(np.mean((el - em) ** 2))), "{:.1f}")])
+    if not rows:
+        return "<p>No labeled candidates yet.</p>"
+    return _table(["iter", "labeled", "median ε (eV/Å)", "median true max error (eV/Å)", "median error/ε",
+                   "Spearman(ε, error)", "force RMSE (eV/Å)", "energy RMSE (meV/atom)"], rows)
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write ``index.html`` and its PNG plots into ``out`` (default ``RUN/report``); returns the page."""
+    data = collect(run_dir)
+    out = Path(out) if out is not None else data.run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    figures = [
+        ("Explored frames and dataset", plots.ratios_and_dataset, "ratios.png",
+         "Share of explored frames that are accurate (ε < f_lo), candidates and failed (ε ≥ f_hi) per "
+         "iteration; vertical lines separate stages. Right: labeled frames the iteration trained on."),
+        ("Model deviation per iteration", plots.deviation_histograms, "deviation.png",
+         "Histogram of the maximal force deviation ε (eq. 1) of every recorded MD frame; the shaded band "
+         "is the trust window [f_lo, f_hi)."),
+        ("Learning curves", plots.learning_curves, "learning.png",
+         "Mean over the ensemble members; each iteration continues the step axis."),
+        ("Parity on held-out labels", plots.parity, "parity.png",
+         "Each iteration's ensemble mean against the labels of the frames it selected (not in its training set)."),
+        ("Indicator calibration", plots.calibration, "calibration.png",
+         "True maximal atomic force error of every labeled candidate against its predicted deviation ε. "
+         "The paper notes the indicator has no theory; this measures it every iteration."),
+    ]
+    body = ["<h2>Iterations</h2>", _iteration_table(data)]
+    for title, fn, name, caption in figures:
+        path = fn(data, out / name)
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        if path is None:
+            body.append("<p>Not enough data yet.</p>")
+        else:
+            body.append(f'<img src="{name}" alt="{html.escape(title)}"><p>{html.escape(caption)}</p>')
+        if name == "calibration.png":
+            body.append(_calibration_table(data))
+    events = data.state.get("schedule", {}) or {}
+    if events.get("events"):
+        body.append("<h2>Stage events</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in events["events"])
+                    + "</ul>")
+    body.append(f"<h2>Config</h2><pre>{html.escape(data.config_text)}</pre>")
+    state = data.state
+    status = (f"Finished: {state.get('reason')}" if state.get("finished")
+              else f"Not finished ({len(state.get('done', []))} steps done).")
+    page = out / "index.html"
+    page.write_text(PAGE.format(title=html.escape(str(data.run_dir)), status=html.escape(status),
+                                body="\n".join(body)))
+    return page
