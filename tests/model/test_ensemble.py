@@ -95,3 +95,17 @@ def test_calculator_of_ensemble(ensemble):
     np.testing.assert_allclose(atoms.get_forces(), out["forces"].numpy())
     assert atoms.calc.results["max_devi_f"] == pytest.approx(out["max_devi_f"].item())
     assert atoms.get_stress().shape == (6,)
+
+
+def test_atom_chunks_give_the_same_numbers(ensemble):
+    """Inference in cache-sized chunks of centre atoms equals one pass over all atoms."""
+    import copy
+
+    frames = [alcu_cell(seed=39, repeat=3), alcu_cell(seed=40, repeat=2)]
+    whole = ensemble.evaluate(frames)
+    chunked = copy.deepcopy(ensemble)
+    chunked.module.chunk_bytes = 20_000  # forces many chunks
+    assert len(chunked.module._atom_chunks(torch.zeros(5000, dtype=torch.long), 140)) > 3
+    out = chunked.evaluate(frames)
+    for key in ("energy_members", "forces_members", "virial_members", "max_devi_f"):
+        torch.testing.assert_close(out[key], whole[key], atol=1e-10, rtol=0)

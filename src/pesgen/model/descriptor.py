@@ -63,8 +63,10 @@ class DescriptorSeA(nn.Module):
         return tj if self.type_one_side else ti * self.ntypes + tj
 
     def forward(self, species: torch.Tensor, rij: torch.Tensor, i: torch.Tensor,
-                j: torch.Tensor) -> torch.Tensor:
-        """Descriptors (n_members, n_atoms, M1*M2) from edge vectors ``rij`` (n_members, n_edges, 3), Å.
+                tj: torch.Tensor) -> torch.Tensor:
+        """Descriptors (n_members, n_centres, M1*M2) of centre atoms of species ``species`` (n_centres,),
+        from their edges: vectors ``rij`` (n_members, n_edges, 3) in Å, centre index ``i`` (into the
+        centres) and neighbour species ``tj`` of each edge.
 
         Edges are laid out, as in DeePMD-kit, in one section per neighbour species: a dense
         (atom, slot) block of width K_b = the largest count of species-b neighbours of any atom.
@@ -74,7 +76,7 @@ class DescriptorSeA(nn.Module):
         n_members = rij.shape[0]
         n_atoms = species.shape[0]
         nt = self.ntypes
-        ti, tj = species[i], species[j]
+        ti = species[i]
         rows = environment_rows(rij, self.rcut_smth, self.rcut)              # (M, E, 4)
         rows = (rows - self.davg[:, ti, tj]) / self.dstd[:, ti, tj]
 

@@ -119,27 +119,71 @@ class StackedDeepPot(nn.Module):
         if neighbors.cutoff > self.rcut:
             keep = torch.linalg.vector_norm(rij.detach(), dim=-1) < self.rcut
             rij, i, j = rij[keep], i[keep], j[keep]
-        m = self.n_members
-        rij_m = rij.detach().unsqueeze(0).expand(m, -1, -1).clone()
+        n_atoms, n_frames = batch.n_atoms, batch.n_frames
+        if create_graph or not need_forces:
+            chunks = [(torch.arange(n_atoms, device=device), None)]
+        else:
+            chunks = self._atom_chunks(i, n_atoms)
+        atom_energy_parts = []
+        forces = virial = None
         if need_forces:
-            rij_m.requires_grad_(True)
-        with torch.enable_grad() if need_forces else torch.no_grad():
-            descriptor = self.descriptor(batch.species, rij_m, i, j)
-            atom_energy = self.fitting(descriptor, batch.species)                 # (M, N)
-            energy = atom_energy.new_zeros(m, batch.n_frames).index_add(1, batch.frame, atom_energy)
-            out = {"energy": energy, "atom_energy": atom_energy}
-            if not need_forces:
-                return out
-            (grad,) = torch.autograd.grad(energy.sum(), rij_m, create_graph=create_graph, allow_unused=True)
-        if grad is None:  # no edge inside rcut: isolated atoms feel no force
-            grad = torch.zeros_like(rij_m)
-        n_atoms = batch.n_atoms
-        forces = grad.new_zeros(m, n_atoms, 3).index_add(1, i, grad).index_add(1, j, -grad)
-        outer = -rij_m.detach().unsqueeze(-1) * grad.unsqueeze(-2)               # (M, E, 3, 3)
-        virial = grad.new_zeros(m, batch.n_frames, 3, 3).index_add(1, batch.frame[i], outer)
+            forces = rij.new_zeros(self.n_members, n_atoms, 3)
+            virial = rij.new_zeros(self.n_members, n_frames, 3, 3)
+        for centres, edges in chunks:
+            if edges is None:
+                ci, cj, crij = i, j, rij
+            else:
+                ci, cj, crij = i[edges] - centres[0], j[edges], rij[edges]
+            e_atoms, grad, crij_m = self._centre_pass(batch.species, centres, ci, cj, crij, need_forces, create_graph)
+            atom_energy_parts.append(e_atoms)
+            if grad is None:
+                continue
+            gi = ci if edges is None else ci + centres[0]
+            forces = forces.index_add(1, gi, grad).index_add(1, cj, -grad)
+            outer = -crij_m.detach().unsqueeze(-1) * grad.unsqueeze(-2)               # (M, E, 3, 3)
+            virial = virial.index_add(1, batch.frame[gi], outer)
+        atom_energy = torch.cat(atom_energy_parts, dim=1)
+        energy = atom_energy.new_zeros(self.n_members, n_frames).index_add(1, batch.frame, atom_energy)
+        out = {"energy": energy, "atom_energy": atom_energy}
+        if not need_forces:
+            return out
         out["forces"] = forces
         out["virial"] = virial
         return out
+
+    #: target size in bytes of the largest per-chunk tensor (members x edges x M1) in inference
+    chunk_bytes: int = 6 * 2**20
+
+    def _atom_chunks(self, i: torch.Tensor, n_atoms: int) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Contiguous ranges of centre atoms whose edge tensors stay near ``chunk_bytes`` (cache-sized)."""
+        n_edges = int(i.shape[0])
+        per_edge = self.n_members * self.descriptor.m1 * self.dtype.itemsize
+        n_chunks = min(max(1, -(-n_edges * per_edge // self.chunk_bytes)), max(1, n_atoms // 8))
+        if n_chunks == 1:
+            return [(torch.arange(n_atoms, device=i.device), None)]
+        order = torch.argsort(i, stable=True)
+        bounds = torch.linspace(0, n_atoms, n_chunks + 1, device=i.device).round().long()
+        starts = torch.searchsorted(i[order], bounds).tolist()
+        bounds = bounds.tolist()
+        return [(torch.arange(bounds[k], bounds[k + 1], device=i.device), order[starts[k]:starts[k + 1]])
+                for k in range(n_chunks) if bounds[k + 1] > bounds[k]]
+
+    def _centre_pass(self, species: torch.Tensor, centres: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+                     rij: torch.Tensor, need_forces: bool, create_graph: bool):
+        """Atomic energies (M, n_centres) of ``centres`` and dE/dr_ij (M, E, 3) of their edges."""
+        rij_m = rij.detach().unsqueeze(0).expand(self.n_members, -1, -1).clone()
+        if need_forces:
+            rij_m.requires_grad_(True)
+        with torch.enable_grad() if need_forces else torch.no_grad():
+            centre_species = species[centres]
+            descriptor = self.descriptor(centre_species, rij_m, i, species[j])
+            atom_energy = self.fitting(descriptor, centre_species)                 # (M, n_centres)
+            if not need_forces:
+                return atom_energy, None, rij_m
+            (grad,) = torch.autograd.grad(atom_energy.sum(), rij_m, create_graph=create_graph, allow_unused=True)
+        if grad is None:  # no edge inside rcut: isolated atoms feel no force
+            grad = torch.zeros_like(rij_m)
+        return atom_energy, grad, rij_m
 
     def descriptors(self, batch: Batch, neighbors: Neighbors | None = None) -> torch.Tensor:
         """Per-atom descriptors of every member, (n_members, n_atoms, M1*M2), without gradients."""
@@ -150,7 +194,7 @@ class StackedDeepPot(nn.Module):
             rij = neighbors.vectors(batch.positions, batch.cell, batch.frame)
             keep = torch.linalg.vector_norm(rij, dim=-1) < self.rcut
             rij_m = rij[keep].unsqueeze(0).expand(self.n_members, -1, -1)
-            return self.descriptor(batch.species, rij_m, neighbors.i[keep], neighbors.j[keep])
+            return self.descriptor(batch.species, rij_m, neighbors.i[keep], batch.species[neighbors.j[keep]])
 
     # ---- members -------------------------------------------------------------------------
 
