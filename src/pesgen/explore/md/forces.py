@@ -97,15 +97,15 @@ class ForceEvaluator:
                 f"{type(self.potential).__name__}.evaluate returned no {missing} (got {sorted(out)})"
             )
         f, n = state.n_walkers, state.n_atoms
-        dtype = state.dtype
-        energy = out["energy"].detach().to(dtype).reshape(f)
-        forces = out["forces"].detach().to(dtype).reshape(n, 3)
+        dtype, device = state.dtype, state.device
+        energy = out["energy"].detach().to(device=device, dtype=dtype).reshape(f)
+        forces = out["forces"].detach().to(device=device, dtype=dtype).reshape(n, 3)
         if "virial" in out:
-            virial = out["virial"].detach().to(dtype).reshape(f, 3, 3)
+            virial = out["virial"].detach().to(device=device, dtype=dtype).reshape(f, 3, 3)
         else:
             virial = torch.full((f, 3, 3), float("nan"), dtype=dtype, device=state.device)
         others = {
-            k: v.detach().to(dtype)
+            k: v.detach().to(device=device, dtype=dtype)
             for k, v in out.items()
             if k not in _NOT_PER_FRAME and not k.endswith("_members") and torch.is_tensor(v) and v.shape == (f,)
         }
