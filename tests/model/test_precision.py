@@ -21,3 +21,17 @@ def test_float32_close_to_float64(model):
     scale = ref["forces"].abs().max().item()
     assert np.abs(out["forces"].double().numpy() - ref["forces"].numpy()).max() < 1e-4 * max(scale, 1.0)
     assert scale > 1e-3
+
+
+def test_neighbour_list_of_another_precision(model):
+    """A float32 neighbour list (e.g. a float32 MD's Verlet list) drives a float64 model."""
+    from pesgen.model.batch import Batch
+    from pesgen.model.neighbors import neighbor_list
+
+    atoms = alcu_cell(seed=52)
+    batch32 = Batch.from_atoms(atoms, model.type_map, dtype=torch.float32)
+    nl32 = neighbor_list(batch32, model.rcut + 0.5)
+    out = model.evaluate(batch32, nl32)
+    ref = model.evaluate(atoms)
+    assert out["forces"].dtype == torch.float64
+    assert np.abs(out["forces"].numpy() - ref["forces"].numpy()).max() < 1e-5

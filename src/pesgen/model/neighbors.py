@@ -38,7 +38,7 @@ class Neighbors:
 
     def vectors(self, positions: torch.Tensor, cell: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
         """Edge vectors r_ij = x_j - x_i + S @ cell, Å, shape (n_edges, 3); differentiable."""
-        shift_cart = torch.einsum("ek,ekl->el", self.shift, cell[frame[self.i]])
+        shift_cart = torch.einsum("ek,ekl->el", self.shift.to(cell.dtype), cell[frame[self.i]])
         return positions[self.j] - positions[self.i] + shift_cart
 
 
