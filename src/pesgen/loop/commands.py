@@ -64,8 +64,9 @@ def status(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None
     except LoopError as err:
         _fail(err)
         return
-    console.print(table)
-    console.print(where, highlight=False)
+    out = console if console.is_terminal else Console(width=max(console.width, 160))
+    out.print(table)
+    out.print(where, highlight=False)
 
 
 def export(

@@ -71,7 +71,8 @@ class StopSettings(_Strict):
 
     min_distance: float | None = Field(0.5, ge=0, description="Å")
     max_devi_f: float | None = Field(None, gt=0, description="eV/Å; default: 3 x selection.f_hi")
-    max_temperature_ratio: float | None = Field(10.0, gt=1)
+    max_temperature_ratio: float | None = Field(
+        50.0, gt=1, description="a walker hotter than this x its target stops (structural changes heat cold walkers)")
 
 
 class StageSettings(_Strict):
@@ -120,6 +121,7 @@ class ExplorationSettings(_Strict):
     walkers_per_system: int | None = Field(
         None, ge=1, description="walkers per (system, T, P) from the system's structures; default all")
     stop: StopSettings = Field(default_factory=StopSettings)
+    keep_all_frames: bool = Field(False, description="store the atoms of every recorded frame, not only ε >= f_lo")
     device: str = "cpu"
     precision: Literal["model", "float32", "float64"] = "model"
     stages: list[StageSettings] = Field(default_factory=list)

@@ -29,7 +29,7 @@ log = logging.getLogger("pesgen.loop")
 def keep_level(ctx: RunContext) -> float:
     """Frames with max_devi_f at or above this (eV/Å) keep their atoms in the record."""
     sel = ctx.cfg.selection
-    return 0.0 if sel.adaptive_lower else float(sel.f_lo)
+    return 0.0 if (sel.adaptive_lower or ctx.cfg.exploration.keep_all_frames) else float(sel.f_lo)
 
 
 def make_integrator(ctx: RunContext, ensemble: str):
