@@ -1,0 +1,59 @@
+"""Report plots from synthetic run data (the full report of a real run is tested in tests/loop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pesgen.report import plots
+from pesgen.report.collect import IterationData, RunData
+
+
+def _data(n_iter: int = 3, with_labels: bool = True) -> RunData:
+    rng = np.random.default_rng(0)
+    its, rows = [], []
+    for it in range(n_iter):
+        dev = rng.lognormal(np.log(0.05), 0.5, 200)
+        err = dev * rng.lognormal(np.log(2.0), 0.3, 200)
+        f_label = rng.normal(0, 1, 300)
+        cal = {"deviation": dev[:20].tolist(), "max_force_error": err[:20].tolist(),
+               "energy_label": rng.normal(-3.4, 0.1, 20).tolist(), "energy_model": rng.normal(-3.4, 0.1, 20).tolist(),
+               "force_label": f_label.tolist(), "force_model": (f_label + rng.normal(0, 0.05, 300)).tolist()}
+        curve = [{"step": s, "rmse_f_trn": 0.1 / (1 + s), "rmse_f_val": 0.1 / (1 + s / 2),
+                  "rmse_e_trn": 0.01, "rmse_e_val": 0.02} for s in range(0, 500, 100)]
+        acc = 0.6 + 0.1 * it
+        its.append(IterationData(it, f"T={100 * (it + 1)}K", dev, 0.05, 0.15,
+                                 {"accurate": acc, "candidate": 0.95 - acc, "failed": 0.05}, 24 + 10 * it, curve,
+                                 cal if with_labels else {}))
+        rows.append({"iteration": it, "stage": its[-1].stage, "frames": 200, "accurate": acc,
+                     "candidate": 0.95 - acc, "failed": 0.05, "dataset": 24 + 10 * it})
+    return RunData(Path("."), {}, rows, its)
+
+
+@pytest.mark.parametrize("fn", [plots.deviation_histograms, plots.ratios_and_dataset, plots.learning_curves,
+                                plots.parity, plots.calibration])
+def test_each_plot_writes_a_png(fn, tmp_path):
+    path = fn(_data(), tmp_path / "x.png")
+    assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 5000
+
+
+def test_plots_without_labels_are_skipped(tmp_path):
+    data = _data(with_labels=False)
+    assert plots.parity(data, tmp_path / "p.png") is None
+    assert plots.calibration(data, tmp_path / "c.png") is None
+    assert not (tmp_path / "p.png").exists()
+    empty = RunData(Path("."), {}, [], [])
+    for fn in (plots.deviation_histograms, plots.ratios_and_dataset, plots.learning_curves):
+        assert fn(empty, tmp_path / "e.png") is None
+
+
+def test_spearman():
+    x = np.arange(10.0)
+    assert plots.spearman(x, x ** 3) == pytest.approx(1.0)
+    assert plots.spearman(x, -x) == pytest.approx(-1.0)
+    # a known value: ranks (1,2,3,4,5) vs (2,1,4,3,5): 1 - 6*4/(5*24) = 0.8
+    assert plots.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
+    assert np.isnan(plots.spearman([1, 2], [2, 1]))
