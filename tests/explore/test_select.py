@@ -143,10 +143,10 @@ def test_diverse_picks_one_per_cluster_and_falls_back_without_features():
     assert fb.strategy == "random" and "features" in fb.messages[0]
     # features given only for some rows
     with pytest.raises(SelectionError, match="no features for candidate"):
-        select(cols, TrustLevels(0.05, 0.5), 3, features=feats[:10],
+        select(cols, TrustLevels(0.05, 0.5), 3, strategy="diverse", features=feats[:10],
                feature_rows=np.arange(10))
     with pytest.raises(SelectionError, match=r"\(n, d\)"):
-        select(cols, TrustLevels(0.05, 0.5), 3, features=feats[:, 0])
+        select(cols, TrustLevels(0.05, 0.5), 3, strategy="diverse", features=feats[:, 0])
 
 
 def test_farthest_point_order_maximises_min_distance():

@@ -148,7 +148,7 @@ class SelectionSettings(_Strict):
     min_per_system: int = Field(0, ge=0, description="DP-GEN's fp_task_min")
     accurate_threshold: float = Field(1.0, ge=0, le=1, description="hard: no labels at or above it")
     accurate_soft_threshold: float | None = Field(None, ge=0, le=1, description="fp_accurate_soft_threshold")
-    strategy: Literal["diverse", "random", "highest"] = "diverse"
+    strategy: Literal["diverse", "random", "highest"] = "random"  # measured best: bench/bench_selection.py
     skip_steps: int = Field(0, ge=0)
     min_distance: float | None = Field(None, gt=0, description="reject candidates with a pair closer, Å")
 
