@@ -17,9 +17,12 @@ Prints two tables and the ratio baseline RMSE / loop RMSE (> 1: the loop's label
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see docs/loop.md
+
+import argparse  # noqa: E402
+import json  # noqa: E402
 import tempfile
 import time
 from pathlib import Path

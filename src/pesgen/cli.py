@@ -6,7 +6,13 @@ registered here, so this file only says which commands exist.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+
+# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. On a machine shared
+# with other processes, spinning threads made batched MD 30x slower (measured, docs/loop.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
 
 import typer
 from rich.console import Console

@@ -202,6 +202,7 @@ class RunConfig(_Strict):
     elements: list[str] = Field(..., min_length=1)
     masses: dict[str, float] = Field(default_factory=dict, description="amu; default ASE's")
     max_iterations: int = Field(20, ge=1, description="the run ends after this many iterations")
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads for training and MD; default torch's")
     initial: InitialData = Field(default_factory=InitialData)
     train: TrainSettings = Field(default_factory=TrainSettings)
     warm_start: WarmStart = Field(default_factory=WarmStart)

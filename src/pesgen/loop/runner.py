@@ -159,9 +159,15 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
     handler = _setup_log(run)
     ctx = RunContext(cfg, run, str(config_path), structures, schedule, state, LoopProgress(console, quiet),
                      console)
+    import torch
+
+    threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     try:
         return _iterate(ctx, resumed)
     finally:
+        torch.set_num_threads(threads)
         ctx.close()
         logging.getLogger("pesgen").removeHandler(handler)
         handler.close()
