@@ -72,7 +72,9 @@ def deepmd_input(sel: list[int], steps: int, decay_steps: int, seed: int, train_
     }
 
 
-def run_deepmd(work: Path, config: dict, threads: int) -> tuple[float, float | None]:
+def run_deepmd(work: Path, config: dict, threads: int) -> tuple[float, float | None, float]:
+    """Wall time of ``dp --pt train``, its average s/batch, and the wall time of ``dp --pt freeze``
+    (DP-GEN freezes every model before exploring with it)."""
     work.mkdir(parents=True)
     (work / "input.json").write_text(json.dumps(config, indent=1))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), DP_INTRA_OP_PARALLELISM_THREADS=str(threads),
@@ -84,7 +86,11 @@ def run_deepmd(work: Path, config: dict, threads: int) -> tuple[float, float | N
         raise RuntimeError(f"dp --pt train failed in {work}:\n{proc.stderr[-3000:]}")
     log = proc.stdout + proc.stderr
     match = re.search(r"average training time:\s*([0-9.eE+-]+)\s*s/batch", log)
-    return wall, float(match.group(1)) if match else None
+    start = time.perf_counter()
+    frozen = subprocess.run(["dp", "--pt", "freeze", "-o", "frozen.pth"], cwd=work, env=env, capture_output=True,
+                            text=True)
+    freeze = time.perf_counter() - start if frozen.returncode == 0 else float("nan")
+    return wall, float(match.group(1)) if match else None, freeze
 
 
 def main() -> None:
@@ -122,12 +128,13 @@ def main() -> None:
         write_deepmd_systems(valid, tmp / "valid", type_map=["Al"])
         train_dir = next(p.parent for p in (tmp / "train").rglob("type.raw"))
         valid_dir = next(p.parent for p in (tmp / "valid").rglob("type.raw"))
-        walls, per_batch, rmses = [], [], []
+        walls, per_batch, rmses, freezes = [], [], [], []
         for seed in range(4):
             work = tmp / f"member{seed}"
-            wall, avg = run_deepmd(work, deepmd_input(sel, args.steps, decay_steps, seed, train_dir, valid_dir),
-                                   args.threads)
+            wall, avg, freeze = run_deepmd(work, deepmd_input(sel, args.steps, decay_steps, seed, train_dir, valid_dir),
+                                           args.threads)
             walls.append(wall)
+            freezes.append(freeze)
             per_batch.append(avg)
             ckpt = sorted(work.glob("model.ckpt*.pt"))[-1]
             dp_model = DPDeepPot(str(ckpt))
@@ -153,6 +160,8 @@ def main() -> None:
         print(f"throughput ratio pesgen / DeePMD-kit: {rows[1][1] / rows[0][1]:.2f} (wall, incl. DeePMD-kit start-up)"
               + (f", {rows[1][2] / rows[0][2]:.2f} (training loops alone)" if rows[1][2] else ""))
         print(f"mean val force RMSE: pesgen {np.mean(rows[0][3]):.4f}, DeePMD-kit {np.mean(rows[1][3]):.4f} eV/Å")
+        print(f"DeePMD-kit `dp --pt freeze` (DP-GEN runs it after every training): {sum(freezes):.1f} s for 4 models; "
+              f"pesgen / (DeePMD-kit train + freeze) wall ratio {(rows[1][1] + sum(freezes)) / rows[0][1]:.2f}")
 
 
 if __name__ == "__main__":
