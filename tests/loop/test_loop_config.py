@@ -9,10 +9,11 @@ from loop_testkit import write_tiny
 from typer.testing import CliRunner
 
 from pesgen.cli import app
-from pesgen.loop.config import load_config
+from pesgen.loop.config import SelectionSettings, load_config
 from pesgen.loop.errors import ConfigError
 from pesgen.loop.runner import run_loop
 from pesgen.loop.templates import TEMPLATES, template_text
+from pesgen.train.config import TrainSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -32,8 +33,10 @@ def test_examples_validate(name):
 def test_defaults(tmp_path):
     cfg = load_config(write_tiny(tmp_path))
     assert cfg.convergence.n_consecutive == 1
-    assert cfg.selection.strategy == "diverse"
+    assert cfg.selection.strategy == "diverse"          # as the tiny config says
+    assert SelectionSettings().strategy == "random"      # the default (measured best)
     assert cfg.label_policy.max_failed_ratio == 0.2
+    assert cfg.train.n_members == 2 and TrainSettings().n_members == 4
 
 
 def _expect_error(tmp_path: Path, text: str, key: str, *fragments: str) -> ConfigError:
