@@ -126,3 +126,52 @@ def test_finished_run_resumes_as_a_no_op_and_refuses_another_config(finished_run
     other = write_tiny(folder, numb_steps=121, name="other.toml")
     with pytest.raises(RunDirError, match="different config"):
         run_loop(other, folder / "run", quiet=True)
+
+
+def test_imported_initial_data_and_walkers_from_it(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    frames = []
+    for k, a0 in enumerate((4.00, 4.05, 4.10)):
+        a = bulk("Al", "fcc", a=a0, cubic=True).repeat((2, 2, 2))
+        a.rattle(0.03, seed=k)
+        a.calc = EMT()
+        a.get_potential_energy()
+        frames.append(a)
+    write(tmp_path / "data.extxyz", frames)
+    text = write_tiny(tmp_path).read_text()
+    start = text.index("[initial.structures]")
+    end = text.index("[train]")
+    text = text[:start] + '[initial]\nfiles = ["data.extxyz"]\n\n' + text[end:]
+    (tmp_path / "imported.toml").write_text(text.replace("max_iterations = 2", "max_iterations = 1"))
+    result = run_loop(tmp_path / "imported.toml", tmp_path / "run", quiet=True)
+    assert result.finished
+    store = Store(tmp_path / "run" / "store.db", readonly=True)
+    assert len(store) == 3
+    assert {a.info["provenance"].origin for a in store.frames()} == {"imported"}
+    explore = json.loads((tmp_path / "run" / "iter.000000" / "explore.json").read_text())
+    assert explore["n_walkers"] >= 1                      # walkers start from the imported frames
+
+
+def test_too_many_failed_labels_stop_the_run_and_keep_them(tmp_path):
+    from pesgen.loop.errors import RunStopped
+
+    # the generic ASE labeler with EMT on Al-Mg alloys: EMT has no Mg, every such label fails
+    label = 'kind = "ase"\ncalculator = "ase.calculators.emt.EMT"'
+    text = write_tiny(tmp_path, label=label).read_text()
+    text = text.replace('elements = ["Al"]', 'elements = ["Al", "Mg"]').replace(
+        "scale = {", 'alloys = { compositions = [{ Al = 0.5, Mg = 0.5 }], n = 1, keep_pure = false }\nscale = {')
+    (tmp_path / "alloy.toml").write_text(text)
+    with pytest.raises(RunStopped, match="failed"):
+        run_loop(tmp_path / "alloy.toml", tmp_path / "run", quiet=True)
+    store = Store(tmp_path / "run" / "store.db", readonly=True)
+    assert store.count_failed() >= 1 and len(store) == 0
+    state = json.loads((tmp_path / "run" / "state.json").read_text()) if (tmp_path / "run" / "state.json").exists() \
+        else {"done": []}
+    assert "initial" not in state["done"]
+    # resuming does not relabel the failed frames: it stops again for the same reason
+    n_failed = store.count_failed()
+    with pytest.raises(RunStopped):
+        run_loop(tmp_path / "alloy.toml", tmp_path / "run", quiet=True)
+    assert Store(tmp_path / "run" / "store.db", readonly=True).count_failed() == n_failed
