@@ -175,3 +175,10 @@ def test_too_many_failed_labels_stop_the_run_and_keep_them(tmp_path):
     with pytest.raises(RunStopped):
         run_loop(tmp_path / "alloy.toml", tmp_path / "run", quiet=True)
     assert Store(tmp_path / "run" / "store.db", readonly=True).count_failed() == n_failed
+
+
+def test_load_of_a_folder_that_is_no_run_is_a_model_file_error(tmp_path):
+    from pesgen.model.io import ModelFileError
+
+    with pytest.raises(ModelFileError, match="not a pesgen run directory"):
+        pesgen.load(tmp_path)

@@ -176,9 +176,17 @@ class RunDir:
 
 
 def load_latest(path: str | Path, device: str = "cpu"):
-    """The latest trained ensemble of a run directory (``pesgen.load(RUN)``)."""
-    from pesgen.model.io import load
+    """The latest trained ensemble of a run directory (``pesgen.load(RUN)``).
+
+    Raises:
+        ModelFileError: ``path`` is not a run directory or no iteration finished training.
+    """
+    from pesgen.model.io import ModelFileError, load
 
     run = RunDir(path)
-    run.check()
-    return load(run.latest_model(), device=device)
+    try:
+        run.check()
+        model = run.latest_model()
+    except RunDirError as err:
+        raise ModelFileError(str(err)) from err
+    return load(model, device=device)
