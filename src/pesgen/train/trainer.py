@@ -47,7 +47,6 @@ def _type_map(frames: Sequence[Atoms], init: Ensemble | None, type_map: Sequence
 
 def evaluate_rmse(module, systems: Sequence[System], rcut: float, chunk_atoms: int = 4096) -> dict[str, list[float]]:
     """RMSE per member over all frames of ``systems`` (energy/atom, force, virial/atom)."""
-    sums = {"e": 0.0, "f": 0.0, "v": 0.0}
     counts = {"e": 0, "f": 0, "v": 0}
     acc = None
     for system in systems:
@@ -60,7 +59,7 @@ def evaluate_rmse(module, systems: Sequence[System], rcut: float, chunk_atoms: i
             de = ((pred["energy"].detach() - labels["energy"]) / nat).square().sum(-1)
             df = (pred["forces"].detach() - labels["forces"]).square().sum(dim=(-1, -2))
             if acc is None:
-                acc = {k: torch.zeros_like(de) for k in sums}
+                acc = {k: torch.zeros_like(de) for k in counts}
             acc["e"] += de
             acc["f"] += df
             counts["e"] += len(frames)
