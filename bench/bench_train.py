@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=220)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="pesgen training seed; DeePMD-kit runs use seeds 4*seed .. 4*seed+3")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -107,7 +109,7 @@ def main() -> None:
 
     settings = pesgen.TrainSettings(
         numb_steps=args.steps, n_members=4, batch_size=1, validation_fraction=0.0, disp_freq=args.steps,
-        decay_steps=decay_steps, start_pref_v=0.0, limit_pref_v=0.0, seed=0)
+        decay_steps=decay_steps, start_pref_v=0.0, limit_pref_v=0.0, seed=args.seed)
     start = time.perf_counter()
     ensemble = pesgen.train(train, settings)
     wall_pesgen = time.perf_counter() - start
@@ -129,7 +131,7 @@ def main() -> None:
         train_dir = next(p.parent for p in (tmp / "train").rglob("type.raw"))
         valid_dir = next(p.parent for p in (tmp / "valid").rglob("type.raw"))
         walls, per_batch, rmses, freezes = [], [], [], []
-        for seed in range(4):
+        for seed in range(4 * args.seed, 4 * args.seed + 4):
             work = tmp / f"member{seed}"
             wall, avg, freeze = run_deepmd(work, deepmd_input(sel, args.steps, decay_steps, seed, train_dir, valid_dir),
                                            args.threads)
