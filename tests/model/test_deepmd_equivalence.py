@@ -36,3 +36,4 @@ def test_same_numbers_as_deepmd_kit(type_one_side):
     assert out["energy"].item() == pytest.approx(ref["energy"].item(), abs=1e-10)
     torch.testing.assert_close(out["forces"], ref["force"].reshape(-1, 3), atol=1e-10, rtol=0)
     torch.testing.assert_close(out["virial"][0], ref["virial"].reshape(3, 3), atol=1e-10, rtol=0)
+

@@ -77,3 +77,41 @@ def deepmd_state_dict(module: StackedDeepPot, member: int = 0) -> dict[str, torc
     state[f"{prefix}out_bias"] = module.fitting.bias_atom_e[member].detach().clone().reshape(1, ntypes, 1)
     state[f"{prefix}out_std"] = torch.ones(1, ntypes, 1, dtype=dtype)
     return state
+
+
+def load_deepmd_state_dict(module: StackedDeepPot, state: dict[str, torch.Tensor], member: int = 0) -> None:
+    """Copy DeePMD-kit weights and statistics (names as in :func:`deepmd_state_dict`) into ``member``
+    of ``module``, whose architecture must match; the inverse of :func:`deepmd_state_dict`."""
+    h = module.hyper
+    ntypes = len(h.type_map)
+    prefix = "atomic_model."
+    desc = module.descriptor
+
+    def take(name: str) -> torch.Tensor:
+        if name not in state:
+            raise KeyError(f"DeePMD-kit state has no '{name}' (architecture mismatch?)")
+        return state[name].detach()
+
+    def layers(mlp, name: str) -> None:
+        for n, layer in enumerate(mlp.layers):
+            layer.weight.data[member] = take(f"{name}.layers.{n}.matrix").to(layer.weight.dtype)
+            layer.bias.data[member] = take(f"{name}.layers.{n}.bias").to(layer.bias.dtype)
+            if layer.idt is not None:
+                layer.idt.data[member] = take(f"{name}.layers.{n}.idt").to(layer.idt.dtype)
+
+    for a in range(ntypes):
+        for b in range(ntypes):
+            if h.type_one_side and a > 0:
+                continue
+            k_pesgen = int(desc.net_index(torch.tensor(a), torch.tensor(b)))
+            layers(desc.embeddings[k_pesgen],
+                   f"{prefix}descriptor.sea.filter_layers.networks.{_deepmd_net_index(module, a, b)}")
+    starts = [sum(h.sel[:b]) for b in range(ntypes)]
+    mean, std = take(f"{prefix}descriptor.sea.mean"), take(f"{prefix}descriptor.sea.stddev")
+    for b in range(ntypes):
+        desc.davg[member, :, b] = mean[:, starts[b]].to(desc.davg.dtype)
+        desc.dstd[member, :, b] = std[:, starts[b]].to(desc.dstd.dtype)
+    for t in range(ntypes):
+        layers(module.fitting.nets[t], f"{prefix}fitting_net.filter_layers.networks.{t}")
+    bias = take(f"{prefix}out_bias").reshape(-1)[:ntypes] + take(f"{prefix}fitting_net.bias_atom_e").reshape(-1)
+    module.fitting.bias_atom_e.data[member] = bias.to(module.fitting.bias_atom_e.dtype)
