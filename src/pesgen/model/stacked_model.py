@@ -109,16 +109,8 @@ class StackedDeepPot(nn.Module):
         the forces for training on them. ``neighbors`` may come from a longer cutoff (a Verlet
         skin); edges beyond rcut are dropped here.
         """
-        if neighbors is None:
-            neighbors = neighbor_list(batch, self.rcut)
-        dtype, device = self.dtype, self.device
-        if batch.dtype != dtype or batch.device != device:
-            batch = batch.to(dtype=dtype, device=device)
-        rij = neighbors.vectors(batch.positions, batch.cell, batch.frame).to(dtype)
-        i, j = neighbors.i, neighbors.j
-        if neighbors.cutoff > self.rcut:
-            keep = torch.linalg.vector_norm(rij.detach(), dim=-1) < self.rcut
-            rij, i, j = rij[keep], i[keep], j[keep]
+        batch, rij, i, j = self._edges(batch, neighbors)
+        device = self.device
         n_atoms, n_frames = batch.n_atoms, batch.n_frames
         if create_graph or not need_forces:
             chunks = [(torch.arange(n_atoms, device=device), None)]
@@ -187,14 +179,25 @@ class StackedDeepPot(nn.Module):
 
     def descriptors(self, batch: Batch, neighbors: Neighbors | None = None) -> torch.Tensor:
         """Per-atom descriptors of every member, (n_members, n_atoms, M1*M2), without gradients."""
+        with torch.no_grad():
+            batch, rij, i, j = self._edges(batch, neighbors)
+            rij_m = rij.unsqueeze(0).expand(self.n_members, -1, -1)
+            return self.descriptor(batch.species, rij_m, i, batch.species[j])
+
+    def _edges(self, batch: Batch, neighbors: Neighbors | None):
+        """The batch in the model's dtype and device, and its edges within rcut: (batch, r_ij, i, j).
+
+        ``neighbors`` may come from a longer cutoff (a Verlet skin); edges beyond rcut are dropped."""
         if neighbors is None:
             neighbors = neighbor_list(batch, self.rcut)
-        batch = batch.to(dtype=self.dtype, device=self.device)
-        with torch.no_grad():
-            rij = neighbors.vectors(batch.positions, batch.cell, batch.frame)
-            keep = torch.linalg.vector_norm(rij, dim=-1) < self.rcut
-            rij_m = rij[keep].unsqueeze(0).expand(self.n_members, -1, -1)
-            return self.descriptor(batch.species, rij_m, neighbors.i[keep], batch.species[neighbors.j[keep]])
+        if batch.dtype != self.dtype or batch.device != self.device:
+            batch = batch.to(dtype=self.dtype, device=self.device)
+        rij = neighbors.vectors(batch.positions, batch.cell, batch.frame).to(self.dtype)
+        i, j = neighbors.i, neighbors.j
+        if neighbors.cutoff > self.rcut:
+            keep = torch.linalg.vector_norm(rij.detach(), dim=-1) < self.rcut
+            rij, i, j = rij[keep], i[keep], j[keep]
+        return batch, rij, i, j
 
     # ---- members -------------------------------------------------------------------------
 
