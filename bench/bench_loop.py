@@ -151,7 +151,8 @@ def efficiency(run: Path, steps: int, n_test: int, seed: int = 0, draws: int = 2
     settings = cfg.train.model_dump()
     settings.update(numb_steps=steps, seed=seed)
     print(f"\n## label efficiency: the loop labeled {n} explored frames (+{len(initial)} initial); pool {len(pool)} "
-          f"frames; from-scratch training, {steps} steps, {cfg.train.n_members} members, ensemble mean scored\n")
+          f"frames; from-scratch training, {steps} steps, {cfg.train.n_members} members, ensemble mean scored, "
+          f"mean over {train_seeds} training seed(s)\n")
     print("held-out set: " + ", ".join(f"{k} {len(v)} frames" for k, v in tests.items()))
     rows = []
     iterations = sorted({a.info["provenance"].iteration for a in explored})

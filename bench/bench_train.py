@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=220)
     parser.add_argument("--seed", type=int, default=0,
                         help="pesgen training seed; DeePMD-kit runs use seeds 4*seed .. 4*seed+3")
+    parser.add_argument("--precision", choices=["float64", "float32"], default="float64",
+                        help="pesgen's training precision (DeePMD-kit's runs stay at its default, float64)")
+    parser.add_argument("--skip-peer", action="store_true", help="run pesgen only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -109,7 +112,8 @@ def main() -> None:
 
     settings = pesgen.TrainSettings(
         numb_steps=args.steps, n_members=4, batch_size=1, validation_fraction=0.0, disp_freq=args.steps,
-        decay_steps=decay_steps, start_pref_v=0.0, limit_pref_v=0.0, seed=args.seed)
+        decay_steps=decay_steps, start_pref_v=0.0, limit_pref_v=0.0, seed=args.seed,
+        model={"precision": args.precision})
     start = time.perf_counter()
     ensemble = pesgen.train(train, settings)
     wall_pesgen = time.perf_counter() - start
@@ -118,8 +122,8 @@ def main() -> None:
 
     curve = ensemble.metadata["learning_curve"]
     loop_pesgen = (curve[-1]["wall_time"] - curve[0]["wall_time"]) * args.steps / max(1, args.steps - 1)
-    rows = [("pesgen (4 members, one process)", wall_pesgen, loop_pesgen, rmse_pesgen)]
-    dp = shutil.which("dp")
+    rows = [(f"pesgen (4 members, one process, {args.precision})", wall_pesgen, loop_pesgen, rmse_pesgen)]
+    dp = None if args.skip_peer else shutil.which("dp")
     if dp is None:
         print("DeePMD-kit's `dp` not on PATH; peer skipped.")
     else:
