@@ -54,13 +54,15 @@ def force_rmse(model, frames) -> list[float]:
     return (members.double() - ref).square().mean(dim=(-1, -2)).sqrt().tolist()
 
 
-def deepmd_input(sel: list[int], steps: int, decay_steps: int, seed: int, train_dir: Path, valid_dir: Path) -> dict:
+def deepmd_input(sel: list[int], steps: int, decay_steps: int, seed: int, train_dir: Path, valid_dir: Path,
+                 precision: str = "float64") -> dict:
     return {
         "model": {
             "type_map": ["Al"],
             "descriptor": {"type": "se_e2_a", "sel": sel, "rcut_smth": 0.5, "rcut": 6.0, "neuron": [25, 50, 100],
-                           "axis_neuron": 16, "type_one_side": True, "resnet_dt": False, "seed": seed},
-            "fitting_net": {"neuron": [240, 240, 240], "resnet_dt": True, "seed": seed},
+                           "axis_neuron": 16, "type_one_side": True, "resnet_dt": False, "seed": seed,
+                           "precision": precision},
+            "fitting_net": {"neuron": [240, 240, 240], "resnet_dt": True, "seed": seed, "precision": precision},
         },
         "learning_rate": {"type": "exp", "start_lr": 1e-3, "stop_lr": 3.51e-8, "decay_steps": decay_steps},
         "loss": {"type": "ener", "start_pref_e": 0.02, "limit_pref_e": 1, "start_pref_f": 1000, "limit_pref_f": 1,
@@ -102,6 +104,8 @@ def main() -> None:
                         help="pesgen training seed; DeePMD-kit runs use seeds 4*seed .. 4*seed+3")
     parser.add_argument("--precision", choices=["float64", "float32"], default="float64",
                         help="pesgen's training precision (DeePMD-kit's runs stay at its default, float64)")
+    parser.add_argument("--peer-precision", choices=["float64", "float32"], default="float64",
+                        help="DeePMD-kit's training precision (its default: float64)")
     parser.add_argument("--skip-peer", action="store_true", help="run pesgen only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -137,7 +141,8 @@ def main() -> None:
         walls, per_batch, rmses, freezes = [], [], [], []
         for seed in range(4 * args.seed, 4 * args.seed + 4):
             work = tmp / f"member{seed}"
-            wall, avg, freeze = run_deepmd(work, deepmd_input(sel, args.steps, decay_steps, seed, train_dir, valid_dir),
+            wall, avg, freeze = run_deepmd(work, deepmd_input(sel, args.steps, decay_steps, seed, train_dir, valid_dir,
+                                                                args.peer_precision),
                                            args.threads)
             walls.append(wall)
             freezes.append(freeze)
@@ -151,7 +156,7 @@ def main() -> None:
                 errs.append(np.mean((f.reshape(-1, 3) - atoms.get_forces()) ** 2))
             rmses.append(float(np.sqrt(np.mean(errs))))
         loop = sum(p * args.steps for p in per_batch) if all(per_batch) else None
-        rows.append(("DeePMD-kit (4 runs of dp --pt train)", sum(walls), loop, rmses))
+        rows.append((f"DeePMD-kit (4 runs of dp --pt train, {args.peer_precision})", sum(walls), loop, rmses))
 
     n_items = args.steps * 1 * 4
     print(f"\nensemble training: {args.steps} steps, batch 1 (32 atoms), 4 members, threads={args.threads}, "
