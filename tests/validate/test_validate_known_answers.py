@@ -135,3 +135,19 @@ def test_meam_mg_basal_faults_follow_annni(meam_side):
     assert 0 < faults["I1"] < faults["I2"] < faults["E"]
     assert faults["I2"] == pytest.approx(2 * faults["I1"], rel=0.05)
     assert faults["E"] == pytest.approx(3 * faults["I1"], rel=0.05)
+
+
+def test_meam_al_melting_point_by_coexistence(meam_side):
+    """Table I, MEAM: T_m = 898 (± 5) K. A 288-atom coexistence cell, 2 ps trials and four
+    bisections from [600, 1300] K give a bracket of ± 22 K; allow 30 K more for the noise of the
+    short trials. The enthalpy of fusion must be positive and of the order of Al's (10.7 kJ/mol)."""
+    from pesgen.validate.melting import MeltingSettings, melting_point
+
+    settings = MeltingSettings(supercell=(3, 3, 8), solid_steps=500, melt_steps=500, trial_steps=1000,
+                               bisections=4, enthalpy_steps=600)
+    res = melting_point(meam_side, "Al", settings)
+    assert res["uncertainty"] == pytest.approx(700 / 32)
+    assert abs(res["melting_point"] - 898.0) <= res["uncertainty"] + 30.0
+    hot, cold = max(res["trials"], key=lambda t: t["temperature"]), min(res["trials"], key=lambda t: t["temperature"])
+    assert hot["melts"] and not cold["melts"]
+    assert 3.0 < res["enthalpy_of_fusion"] < 20.0

@@ -23,7 +23,7 @@ from pesgen.validate.runner import run_validation  # noqa: E402
 def self_results():
     model = random_al_model()
     config = fast_config(properties=["equilibrium", "eos", "elastic", "defects", "stacking", "surfaces",
-                                     "phonons", "liquid"])
+                                     "phonons", "liquid", "melting"])
     return run_validation(model.calculator(), model.calculator(), config, model_name="random",
                           reference_name="random")
 
@@ -32,7 +32,8 @@ def self_results():
 def test_model_against_itself_gives_zero_differences(self_results):
     assert self_results["errors"] == []
     groups = {row["group"] for row in self_results["rows"]}
-    assert groups == {"equilibrium", "eos", "elastic", "defects", "stacking", "surfaces", "phonons", "liquid"}
+    assert groups == {"equilibrium", "eos", "elastic", "defects", "stacking", "surfaces", "phonons", "liquid",
+                      "melting"}
     for row in self_results["rows"]:
         assert row["difference"] is not None and math.isfinite(row["difference"]), row
         assert abs(row["difference"]) < 1e-8, row
@@ -45,13 +46,14 @@ def test_report_section_holds_the_table_and_plots(self_results):
     html = report_section(self_results)
     assert html.startswith("<section") and html.count("<tr>") == len(self_results["rows"]) + 1  # + the header
     assert "data:image/png;base64," in html
+    assert "T_m" in html   # the melting rows and the coexistence plot
 
 
 def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(ValidationConfigError, match="defects.supercel"):
         parse_config({"defects": {"supercel": 3}})
     with pytest.raises(ValidationConfigError, match="properties"):
-        parse_config({"properties": ["melting"]})
+        parse_config({"properties": ["melting_point"]})
     with pytest.raises(ValidationConfigError, match="structures"):
         parse_config({"structures": ["fcc", "wurtzite"]})
     bad = tmp_path / "bad.toml"

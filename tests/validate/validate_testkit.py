@@ -40,7 +40,9 @@ def fast_config(**overrides):
             "phonons": {"supercell": 2, "path": "GXL", "npoints": 20},
             "liquid": {"supercell": 2, "melt_steps": 20, "equilibration_steps": 20, "production_steps": 40,
                        "sample_every": 5, "timestep": 2.0, "temperature": 1500.0},
-            "alloys": {"elements": ["Al", "Cu"], "prototypes": ["L1_2-A3B", "B2-AB"], "min_atoms": 8}}
+            "alloys": {"elements": ["Al", "Cu"], "prototypes": ["L1_2-A3B", "B2-AB"], "min_atoms": 8},
+            "melting": {"supercell": [2, 2, 4], "solid_steps": 10, "melt_steps": 10, "trial_steps": 40,
+                        "bisections": 2, "enthalpy_steps": 40}}
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}

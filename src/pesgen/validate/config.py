@@ -25,12 +25,12 @@ from pesgen.validate.errors import ValidationConfigError
 from pesgen.validate.structures import CRYSTALS
 
 PropertyName = Literal["equilibrium", "eos", "elastic", "defects", "stacking", "surfaces", "phonons",
-                       "liquid", "alloys"]
+                       "liquid", "alloys", "melting"]
 #: What ``pesgen test`` runs without ``--full`` (minutes on 2 cores with an oracle).
 DEFAULT_PROPERTIES: tuple[str, ...] = ("equilibrium", "eos", "elastic", "defects", "stacking", "surfaces",
                                        "phonons")
 #: What ``--full`` runs.
-ALL_PROPERTIES: tuple[str, ...] = DEFAULT_PROPERTIES + ("liquid", "alloys")
+ALL_PROPERTIES: tuple[str, ...] = DEFAULT_PROPERTIES + ("liquid", "alloys", "melting")
 
 Lattice = Literal["fcc", "hcp", "bcc"]
 
@@ -90,6 +90,27 @@ class LiquidConfig(_Section):
     reference: bool = Field(True, description="also run the reference's MD (cheap for oracles)")
 
 
+class MeltingConfig(_Section):
+    t_low: float = Field(600.0, gt=0, description="K; the solid must grow here")
+    t_high: float = Field(1300.0, gt=0, description="K; the solid must melt here")
+    supercell: list[int] = Field(default_factory=lambda: [3, 3, 8], min_length=3, max_length=3,
+                                 description="conventional cells (x, y, z); the interfaces are normal to z")
+    timestep: float = Field(2.0, gt=0, description="fs")
+    solid_steps: int = Field(1000, ge=0)
+    melt_steps: int = Field(1000, ge=1)
+    trial_steps: int = Field(2000, ge=20)
+    bisections: int = Field(5, ge=1)
+    enthalpy_steps: int = Field(1000, ge=20)
+    reference: bool = Field(True, description="also run the reference (cheap for oracles)")
+
+    @field_validator("supercell")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if min(value) < 1:
+            raise ValueError(f"supercell sizes must be >= 1, got {value}")
+        return value
+
+
 class AlloysConfig(_Section):
     elements: list[str] | None = Field(None, description="A and B of the built-in prototypes; default the "
                                        "first two elements")
@@ -124,6 +145,7 @@ class ValidateConfig(_Section):
     phonons: PhononsConfig = Field(default_factory=PhononsConfig)
     liquid: LiquidConfig = Field(default_factory=LiquidConfig)
     alloys: AlloysConfig = Field(default_factory=AlloysConfig)
+    melting: MeltingConfig = Field(default_factory=MeltingConfig)
 
     @field_validator("structures")
     @classmethod

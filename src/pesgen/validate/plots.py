@@ -1,6 +1,6 @@
 """PNG plots of a validation (matplotlib, Agg): EOS (Fig. 4), GSF, phonons (Fig. 2), g(r)
-(Fig. 3), surface energies (Fig. 5), alloys (Fig. 6). Model: solid lines / circles; reference:
-dashed lines / crosses."""
+(Fig. 3), surface energies (Fig. 5), alloys (Fig. 6), coexistence trials of the melting point.
+Model: solid lines / circles; reference: dashed lines / crosses."""
 
 from __future__ import annotations
 
@@ -91,6 +91,31 @@ def plot_rdf(results: dict):
     return fig
 
 
+def plot_melting(results: dict, element: str):
+    """Coexistence trials: potential energy per atom vs time, one line per trial temperature."""
+    data = results["curves"].get("melting", {}).get(element)
+    if not data:
+        return None
+    sides = [side for side in ("model", "reference") if side in data]
+    fig, axes = plt.subplots(1, len(sides), figsize=(5 * len(sides), 3.6), squeeze=False)
+    for ax, side in zip(axes[0], sides, strict=True):
+        res = data[side]
+        cmap = plt.get_cmap("coolwarm")
+        temps = [t["temperature"] for t in res["trials"]]
+        lo, hi = min(temps), max(temps)
+        for t in res["trials"]:
+            x = np.array(t["time"]) / 1000.0
+            e = np.array(t["energy"])
+            ax.plot(x, (e - e[0]) * 1000, color=cmap((t["temperature"] - lo) / ((hi - lo) or 1)),
+                    label=f"{t['temperature']:.0f} K ({'melts' if t['melts'] else 'freezes'})")
+        ax.set_xlabel("time (ps)")
+        ax.set_ylabel("E_pot - E_pot(0) (meV/atom)")
+        ax.set_title(f"{element} {side}: T_m = {res['melting_point']:.0f} ± {res['uncertainty']:.0f} K",
+                     fontsize=9)
+        ax.legend(fontsize=6)
+    return fig
+
+
 def plot_parity(results: dict, group: str, unit: str, title: str, contains: str = ""):
     rows = [r for r in results["rows"] if r["group"] == group and r["unit"] == unit and contains in r["quantity"]
             and r["model"] is not None and r["reference"] is not None]
@@ -121,6 +146,8 @@ def figures(results: dict) -> dict[str, object]:
     for key in results["curves"].get("phonons", {}):
         figs[f"phonons_{key.replace(' ', '_')}"] = plot_phonons(results, key)
     figs["rdf"] = plot_rdf(results)
+    for element in results["curves"].get("melting", {}):
+        figs[f"melting_{element}"] = plot_melting(results, element)
     figs["surfaces"] = plot_parity(results, "surfaces", "J/m^2", "surface formation energies", "relaxed")
     figs["alloys_formation"] = plot_parity(results, "alloys", "eV/atom", "alloy formation energies")
     figs["alloys_vacancy"] = plot_parity(results, "alloys", "eV", "vacancy formation energies in alloys")

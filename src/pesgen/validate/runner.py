@@ -28,6 +28,7 @@ from pesgen.validate.elastic import elastic_constants
 from pesgen.validate.eos import bulk_modulus, eos_curve
 from pesgen.validate.equilibrium import equilibrium
 from pesgen.validate.liquid import LiquidSettings, liquid_properties
+from pesgen.validate.melting import MeltingSettings, melting_point
 from pesgen.validate.phonons import dispersion
 from pesgen.validate.relax import RelaxSettings
 from pesgen.validate.side import Side
@@ -135,6 +136,8 @@ def run_validation(model_calc: Calculator, reference_calc: Calculator, config: V
                 timed("phonons", lambda e=element, lat=lattice: _phonons(sides, out, e, lat, config))
             if "liquid" in props:
                 timed("liquid", lambda e=element: _liquid(sides, out, e, config))
+            if "melting" in props:
+                timed("melting", lambda e=element, lat=lattice: _melting(sides, out, e, lat, config))
         if "alloys" in props:
             timed("alloys", lambda: _alloys(sides, out, elements, config))
     return {"model": model_name, "reference": reference_name, "elements": elements, "properties": props,
@@ -254,6 +257,21 @@ def _liquid(sides, out: _Collector, element: str, config: ValidateConfig) -> Non
     for side, data in res.items():
         if data is not None:
             out.curve("rdf", f"{element} {t}", side, data)
+
+
+def _melting(sides, out: _Collector, element: str, lattice: str, config: ValidateConfig) -> None:
+    c = config.melting
+    settings = MeltingSettings(t_low=c.t_low, t_high=c.t_high, supercell=tuple(c.supercell), timestep=c.timestep,
+                               solid_steps=c.solid_steps, melt_steps=c.melt_steps, trial_steps=c.trial_steps,
+                               bisections=c.bisections, enthalpy_steps=c.enthalpy_steps, lattice=lattice)
+    only = SIDES if c.reference else ("model",)
+    res = _both(sides, out, "melting", element, lambda s: melting_point(s, element, settings), only=only)
+    out.row("melting", element, f"T_m ({lattice}, coexistence)", "K", _pick(res, "melting_point"))
+    out.row("melting", element, "T_m bracket half-width", "K", _pick(res, "uncertainty"))
+    out.row("melting", element, "ΔH_f at T_m", "kJ/mol", _pick(res, "enthalpy_of_fusion"))
+    for side, data in res.items():
+        if data is not None:
+            out.curve("melting", element, side, data)
 
 
 def _alloys(sides, out: _Collector, elements: list[str], config: ValidateConfig) -> None:
