@@ -118,6 +118,22 @@ def test_report_writes_html_and_plots(finished_run, tmp_path):
     assert "Spearman" in page
 
 
+def test_pesgen_test_on_a_run_goes_into_its_report(finished_run, tmp_path):
+    """`pesgen test RUN` validates the run's latest ensemble, writes RUN/validation, and the report shows it."""
+    folder, _, _ = finished_run
+    run = folder / "run"
+    config = tmp_path / "t.toml"
+    config.write_text('properties = ["equilibrium"]\nstructures = ["fcc"]\n[relax]\nfmax = 0.01\n')
+    result = CliRunner().invoke(app, ["test", str(run), "--reference", "emt", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((run / "validation" / "results.json").read_text())
+    assert [r["quantity"] for r in data["rows"]][:2] == ["E0 fcc", "V0 fcc"]
+    result = CliRunner().invoke(app, ["report", str(run), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "E0 fcc" in page and "emt" in page
+
+
 def test_finished_run_resumes_as_a_no_op_and_refuses_another_config(finished_run):
     folder, config, _ = finished_run
     before = (folder / "run" / "state.json").read_text()

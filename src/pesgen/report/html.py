@@ -10,6 +10,9 @@ import numpy as np
 from pesgen.report import plots
 from pesgen.report.collect import RunData, collect
 
+#: where ``pesgen test RUN`` writes its results inside a run directory; the report shows them
+VALIDATION_DIR = "validation"
+
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>pesgen report: {title}</title>
 <style>
@@ -112,6 +115,13 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if events.get("events"):
         body.append("<h2>Stage events</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in events["events"])
                     + "</ul>")
+    validation = data.run_dir / VALIDATION_DIR / "results.json"
+    if validation.is_file():   # written by `pesgen test RUN`
+        import json
+
+        from pesgen.validate.report import report_section
+
+        body.append(report_section(json.loads(validation.read_text())))
     body.append(f"<h2>Config</h2><pre>{html.escape(data.config_text)}</pre>")
     state = data.state
     status = (f"Finished: {state.get('reason')}" if state.get("finished")

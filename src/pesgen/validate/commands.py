@@ -11,13 +11,15 @@ console = Console(width=None if Console().is_terminal else 110)
 
 
 def test_command(
-    model: Path = typer.Argument(..., help="A model or ensemble file written by pesgen."),
+    model: Path = typer.Argument(..., help="A model or ensemble file written by pesgen, or a run directory "
+                                 "(its latest ensemble; results then go to RUN/validation and into `pesgen report`)."),
     reference: str = typer.Option("emt", "--reference", "-r",
                                   help="emt, meam, eam-al, eam-mg, eam-al-zhou, a JSON labeler config "
                                        "('{\"kind\": \"lammps\", \"preset\": ...}') or another model file."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML file of the test settings."),
     full: bool = typer.Option(False, "--full", help="All properties (liquid MD, alloys, Miller indices up to 3)."),
-    out: Path = typer.Option(Path("pesgen-test"), "--out", "-o", help="Folder for results.json and the PNG plots."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for results.json and the PNG plots "
+                                    "(default: RUN/validation for a run directory, else pesgen-test)."),
     elements: str | None = typer.Option(None, "--elements", help="Comma-separated elements (default: the "
                                         "config's, else the model's type map)."),
 ) -> None:
@@ -49,6 +51,10 @@ def test_command(
                                  model_name=model.name, reference_name=reference_name(spec),
                                  progress=lambda group: status.update(f"{group} ..."))
     print_results(results, console)
+    if out is None:
+        from pesgen.report.html import VALIDATION_DIR
+
+        out = model / VALIDATION_DIR if model.is_dir() else Path("pesgen-test")
     path = write_json(results, out / "results.json")
     plots = save_plots(results, out)
     console.print(f"wrote {path} and {len(plots)} plots in {out}/")
