@@ -110,7 +110,7 @@ def test_readers_see_consistent_snapshots_while_a_writer_appends(tmp_path):
     path = tmp_path / "store.db"
     Store(path)  # create it, so the reader can open it read-only right away
     n_batches = 60
-    proc = start_writer(script, path, 0, n_batches, 0.01)
+    proc = start_writer(script, path, 0, n_batches, 0.03)  # a pause per batch: a slow, loaded reader still sees many
     reader = Store(path, readonly=True)
     counts = []
     reads = 0
