@@ -29,15 +29,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_train import deepmd_input, force_rmse, make_frames  # noqa: E402
 
 
-def initial_members(arm: str, seeds: list[int], steps: int) -> list:
+def initial_members(arm: str, seeds: list[int], steps: int, precision: str = "float64") -> list:
     members = []
     for seed in seeds:
-        member = pesgen.DeepPot(type_map=["Al"], rcut=6.0, seed=seed, sel=[64])
+        member = pesgen.DeepPot(type_map=["Al"], rcut=6.0, seed=seed, sel=[64], precision=precision)
         if arm == "deepmd":
             from deepmd.pt.model.model import get_model
 
-            params = deepmd_input([64], steps, 25, seed, Path("."), Path("."))["model"]
-            load_deepmd_state_dict(member.module, get_model(params).double().state_dict())
+            params = deepmd_input([64], steps, 25, seed, Path("."), Path("."), precision)["model"]
+            load_deepmd_state_dict(member.module, get_model(params).state_dict())
         members.append(member)
     return members
 
@@ -47,6 +47,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--sets", type=int, default=3, help="seed sets of four members per arm")
     parser.add_argument("--first-set", type=int, default=0)
+    parser.add_argument("--precision", choices=["float64", "float32"], default="float64",
+                        help="of both arms (DeePMD-kit draws its float32 weights in float32)")
+    parser.add_argument("--arms", default="deepmd,pesgen")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
@@ -59,13 +62,15 @@ def main() -> None:
     results: dict[str, list[float]] = {"deepmd": [], "pesgen": []}
     for k in range(args.first_set, args.first_set + args.sets):
         seeds = list(range(4 * k, 4 * k + 4))
-        for arm in ("deepmd", "pesgen"):
+        for arm in args.arms.split(","):
             start = time.perf_counter()
-            init = pesgen.Ensemble(initial_members(arm, seeds, args.steps))
+            init = pesgen.Ensemble(initial_members(arm, seeds, args.steps, args.precision))
             rmse = force_rmse(pesgen.train(train, settings, init=init), valid)
             results[arm] += rmse
             print(f"set {k} init {arm:6} seeds {seeds}: val force RMSE " + " ".join(f"{r:.4f}" for r in rmse)
                   + f" eV/Å ({time.perf_counter() - start:.0f} s)", flush=True)
+    if len(results["deepmd"]) < 2 or len(results["pesgen"]) < 2:
+        return
     a, b = np.array(results["deepmd"]), np.array(results["pesgen"])
     se = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
     print(f"\ninit deepmd: {a.mean():.4f} ± {a.std(ddof=1):.4f} eV/Å ({len(a)} members)")
