@@ -120,7 +120,7 @@ def trial(start: Atoms, side: Side, temperature: float, settings: MeltingSetting
             "melts": slope > 0}
 
 
-def _bulk_enthalpy(atoms: Atoms, side: Side, temperature: float, settings: MeltingSettings, rng) -> float:
+def _bulk_enthalpy(atoms: Atoms, side: Side, temperature: float, settings: MeltingSettings) -> float:
     """Mean H = E_pot + E_kin + PV per atom (eV) over the second half of an NPT run at 1 bar."""
     atoms.calc = side.calc
     md = _npt(atoms, temperature, settings.timestep)
@@ -143,14 +143,14 @@ def enthalpy_of_fusion(side: Side, element: str, temperature: float, settings: M
     solid.calc = side.calc
     MaxwellBoltzmannDistribution(solid, temperature_K=temperature, rng=rng)
     Stationary(solid)
-    h_s = _bulk_enthalpy(solid, side, temperature, settings, rng)
+    h_s = _bulk_enthalpy(solid, side, temperature, settings)
     liquid = _solid(side, element, settings.lattice, 1.10).repeat(3)
     liquid.calc = side.calc
     MaxwellBoltzmannDistribution(liquid, temperature_K=settings.melt_factor * temperature, rng=rng)
     Stationary(liquid)
     Langevin(liquid, settings.timestep * units.fs, temperature_K=settings.melt_factor * temperature,
              friction=0.02 / units.fs, rng=rng, fixcm=False).run(settings.melt_steps)
-    h_l = _bulk_enthalpy(liquid, side, temperature, settings, rng)
+    h_l = _bulk_enthalpy(liquid, side, temperature, settings)
     return float((h_l - h_s) * EV_PER_ATOM_IN_KJ_PER_MOL)
 
 
