@@ -16,6 +16,7 @@ Layout::
         selection.json       classes, counts, selected rows
         label.json           label batch report and the indicator's calibration
       ...
+      validation/            written by ``pesgen test RUN`` (results.json, plots); shown by ``pesgen report``
 
 Every step writes its outputs first and marks itself done last (``state.json`` is replaced
 atomically), so a run killed at any instant resumes from the last finished step.
@@ -30,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from pesgen.loop.errors import RunDirError
+
+#: the folder of a run directory where ``pesgen test RUN`` writes and ``pesgen report`` reads
+VALIDATION_DIR = "validation"
 
 STATE_VERSION = 1
 STEPS = ("train", "explore", "select", "label")

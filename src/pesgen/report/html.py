@@ -7,11 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pesgen.loop.rundir import VALIDATION_DIR
 from pesgen.report import plots
 from pesgen.report.collect import RunData, collect
-
-#: where ``pesgen test RUN`` writes its results inside a run directory; the report shows them
-VALIDATION_DIR = "validation"
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>pesgen report: {title}</title>

@@ -52,7 +52,7 @@ def test_command(
                                  progress=lambda group: status.update(f"{group} ..."))
     print_results(results, console)
     if out is None:
-        from pesgen.report.html import VALIDATION_DIR
+        from pesgen.loop.rundir import VALIDATION_DIR
 
         out = model / VALIDATION_DIR if model.is_dir() else Path("pesgen-test")
     path = write_json(results, out / "results.json")
