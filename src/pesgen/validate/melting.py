@@ -44,7 +44,7 @@ EV_PER_ATOM_IN_KJ_PER_MOL = units.mol / units.kJ
 class MeltingSettings:
     t_low: float = 600.0               # K, bracket: the solid must grow at t_low ...
     t_high: float = 1300.0             # K, ... and melt at t_high
-    supercell: tuple[int, int, int] = (3, 3, 8)   # cubic fcc cells; z is normal to the interfaces
+    supercell: tuple[int, int, int] | list[int] = (3, 3, 8)   # conventional cells; z is normal to the interfaces
     timestep: float = 2.0              # fs
     solid_steps: int = 1000
     melt_steps: int = 1000
@@ -85,8 +85,7 @@ def coexistence_cell(side: Side, element: str, settings: MeltingSettings) -> Ato
     MaxwellBoltzmannDistribution(atoms, temperature_K=t_mid, rng=rng)
     Stationary(atoms)
     _npt(atoms, t_mid, settings.timestep).run(settings.solid_steps)
-    z = atoms.positions[:, 2] - atoms.cell.array[2, 2] * np.floor(atoms.positions[:, 2] / atoms.cell.array[2, 2])
-    solid = np.flatnonzero(z < 0.5 * atoms.cell.array[2, 2])
+    solid = np.flatnonzero(atoms.get_scaled_positions(wrap=True)[:, 2] < 0.5)
     atoms.set_constraint(FixAtoms(indices=solid))
     dt = settings.timestep * units.fs
     Langevin(atoms, dt, temperature_K=settings.melt_factor * t_mid, friction=0.02 / units.fs, rng=rng,

@@ -261,9 +261,7 @@ def _liquid(sides, out: _Collector, element: str, config: ValidateConfig) -> Non
 
 def _melting(sides, out: _Collector, element: str, lattice: str, config: ValidateConfig) -> None:
     c = config.melting
-    settings = MeltingSettings(t_low=c.t_low, t_high=c.t_high, supercell=tuple(c.supercell), timestep=c.timestep,
-                               solid_steps=c.solid_steps, melt_steps=c.melt_steps, trial_steps=c.trial_steps,
-                               bisections=c.bisections, enthalpy_steps=c.enthalpy_steps, lattice=lattice)
+    settings = MeltingSettings(**c.model_dump(exclude={"reference"}), lattice=lattice)
     only = SIDES if c.reference else ("model",)
     res = _both(sides, out, "melting", element, lambda s: melting_point(s, element, settings), only=only)
     out.row("melting", element, f"T_m ({lattice}, coexistence)", "K", _pick(res, "melting_point"))
