@@ -32,8 +32,6 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.emt import EMT
-from ase.calculators.singlepoint import SinglePointCalculator
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "al-emt" / "config.toml"
@@ -62,15 +60,6 @@ def run_example(out: Path) -> Path:
     print(f"| total (run_loop, incl. start-up) | {wall:.1f} | 100 % |")
     print(f"\nload average after the run: {os.getloadavg()}")
     return out / "run"
-
-
-def emt_label(atoms: Atoms) -> Atoms:
-    a = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    a.calc = EMT()
-    e, f, s = a.get_potential_energy(), a.get_forces(), a.get_stress()
-    a.calc = SinglePointCalculator(a, energy=e, forces=f, stress=s)
-    a.info["temperature_target"] = atoms.info.get("temperature_target")
-    return a
 
 
 def scores(ensemble, frames: list[Atoms]) -> dict[str, float]:
@@ -113,7 +102,7 @@ POOL = "explored pool (not labelled)"
 
 def efficiency(run: Path, steps: int, n_test: int, seed: int = 0, draws: int = 2, train_seeds: int = 1) -> None:
     """Issue 6's measure: labels the loop needs to reach the error of random selection with N labels."""
-    from heldout_emt import heldout_set
+    from heldout_emt import emt_labelled, heldout_set
     from pesgen.data.store import Store
     from pesgen.explore.records import read_record
     from pesgen.loop.config import load_config
@@ -143,7 +132,7 @@ def efficiency(run: Path, steps: int, n_test: int, seed: int = 0, draws: int = 2
     n = len(explored)
 
     def frames_of(idx):
-        return [emt_label(records[pool[k][0]].frame(pool[k][1])) for k in idx]
+        return [emt_labelled(records[pool[k][0]].frame(pool[k][1])) for k in idx]
 
     tests = heldout_set(seed)
     tests[POOL] = frames_of(order[:n_test])

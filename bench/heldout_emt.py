@@ -27,7 +27,8 @@ from pesgen.explore.crystals import crystal
 A_FCC = 4.05  # Å, EMT Al is within 0.5 % of this
 
 
-def _labelled(atoms: Atoms) -> Atoms:
+def emt_labelled(atoms: Atoms) -> Atoms:
+    """A bare copy of ``atoms`` with EMT energy, forces and (periodic cells) stress as a single point."""
     a = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     a.calc = EMT()
     energy, forces = a.get_potential_energy(), a.get_forces()
@@ -49,7 +50,7 @@ def _md_frames(atoms: Atoms, temperature: float, n_frames: int, rng: np.random.G
     frames = []
     for _ in range(n_frames):
         dyn.run(every)
-        frames.append(_labelled(atoms))
+        frames.append(emt_labelled(atoms))
     msd = float(np.mean(np.sum((atoms.get_positions(wrap=False) - start) ** 2, axis=1)))
     return frames, msd
 
@@ -69,7 +70,7 @@ def heldout_set(seed: int = 0, verbose: bool = True) -> dict[str, list[Atoms]]:
         for v in np.linspace(0.80, 1.25, 8):
             a = ref.copy()
             a.set_cell(ref.cell.array * v ** (1 / 3), scale_atoms=True)
-            eos.append(_labelled(a))
+            eos.append(emt_labelled(a))
     out["EOS fcc/hcp/bcc/sc/diamond 0.80-1.25 V"] = eos
     vac = bulk("Al", "fcc", a=A_FCC, cubic=True).repeat(3)
     del vac[0]
@@ -77,7 +78,7 @@ def heldout_set(seed: int = 0, verbose: bool = True) -> dict[str, list[Atoms]]:
     for _ in range(5):
         a = vac.copy()
         a.positions += rng.normal(scale=0.05, size=a.positions.shape)
-        rattled.append(_labelled(a))
+        rattled.append(emt_labelled(a))
     frames, _ = _md_frames(vac, 600.0, 5, rng, equilibrate=500)
     out["vacancy (107 atoms)"] = rattled + frames
     surfaces = []
@@ -86,6 +87,6 @@ def heldout_set(seed: int = 0, verbose: bool = True) -> dict[str, list[Atoms]]:
         for _ in range(4):
             a = slab.copy()
             a.positions += rng.normal(scale=0.05, size=a.positions.shape)
-            surfaces.append(_labelled(a))
+            surfaces.append(emt_labelled(a))
     out["surfaces (111)/(100)/(110)"] = surfaces
     return out
