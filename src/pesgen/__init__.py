@@ -6,35 +6,45 @@ Public API::
     m = pesgen.DeepPot(type_map=["Al", "Mg"], rcut=6.0, seed=0)
     ens = pesgen.Ensemble([pesgen.DeepPot(type_map=["Al", "Mg"], rcut=6.0, seed=s) for s in range(4)])
     ens.save("ens.pt"); pesgen.load("ens.pt")
-    calc = ens.calculator()
+    calc = pesgen.PesgenCalculator(ens)   # ASE calculator
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from pesgen.version import __version__
 
-try:
-    __version__ = version("pesgen")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
-
-__all__ = ["DeepPot", "Ensemble", "TrainSettings", "load", "train", "__version__"]
+__all__ = ["DeepPot", "Ensemble", "PesgenCalculator", "TrainSettings", "load", "train", "__version__"]
 
 # Imported lazily so that `pesgen --help` and the light sub-packages do not pay for torch.
 _LAZY = {
-    "DeepPot": ("pesgen.model.deeppot", "DeepPot"),
-    "Ensemble": ("pesgen.model.ensemble", "Ensemble"),
-    "load": ("pesgen.model.io", "load"),
-    "train": ("pesgen.train", None),  # the sub-package, callable: pesgen.train(data, config)
-    "TrainSettings": ("pesgen.train.config", "TrainSettings"),
+    "DeepPot": "pesgen.model.deeppot",
+    "Ensemble": "pesgen.model.ensemble",
+    "PesgenCalculator": "pesgen.calculator",
+    "train": "pesgen.training.trainer",
+    "TrainSettings": "pesgen.training.config",
 }
+
+
+def load(path, device="cpu"):
+    """A saved DeepPot or Ensemble: a model file, or a run directory's latest ensemble."""
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        from pesgen.loop.rundir import load_latest
+
+        return load_latest(path, device=device)
+    from pesgen.model.io import load as load_file
+
+    return load_file(path, device=device)
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        module, attr = _LAZY[name]
-        value = importlib.import_module(module)
-        value = value if attr is None else getattr(value, attr)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'pesgen' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

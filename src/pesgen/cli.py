@@ -21,7 +21,7 @@ import pesgen
 from pesgen.data.commands import app as data_app
 from pesgen.loop import commands as loop_commands
 from pesgen.report.commands import report_command
-from pesgen.train.commands import train_command
+from pesgen.training.commands import train_command
 from pesgen.validate.commands import test_command
 
 app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import pesgen
 from pesgen.cli import app
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from train_testkit import emt_al_frames  # noqa: E402
 
 runner = CliRunner()

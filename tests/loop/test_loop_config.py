@@ -13,7 +13,7 @@ from pesgen.loop.config import SelectionSettings, load_config
 from pesgen.loop.errors import ConfigError
 from pesgen.loop.runner import run_loop
 from pesgen.loop.templates import TEMPLATES, template_text
-from pesgen.train.config import TrainSettings
+from pesgen.training.config import TrainSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

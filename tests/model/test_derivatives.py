@@ -6,6 +6,8 @@ import numpy as np
 from ase import Atoms
 from model_testkit import alcu_cell
 
+from pesgen.calculator import PesgenCalculator
+
 
 def test_forces_are_minus_energy_gradient(model):
     atoms = alcu_cell(seed=21)
@@ -24,7 +26,7 @@ def test_forces_are_minus_energy_gradient(model):
 
 def test_stress_by_finite_strain(model):
     atoms = alcu_cell(seed=22)
-    atoms.calc = model.calculator()
+    atoms.calc = PesgenCalculator(model)
     stress = atoms.get_stress(voigt=False)
     volume = atoms.get_volume()
     h = 1e-6

@@ -8,6 +8,7 @@ import torch
 from model_testkit import alcu_cell, make_model
 
 import pesgen
+from pesgen.calculator import PesgenCalculator
 from pesgen.model.deviation import deviations
 
 
@@ -88,7 +89,7 @@ def test_mismatched_members_rejected(frames):
 
 def test_calculator_of_ensemble(ensemble):
     atoms = alcu_cell(seed=38)
-    atoms.calc = ensemble.calculator()
+    atoms.calc = PesgenCalculator(ensemble)
     e = atoms.get_potential_energy()
     out = ensemble.evaluate(atoms)
     assert e == pytest.approx(out["energy"].item())

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 from validate_testkit import fast_config, random_al_model  # noqa: E402
 
+from pesgen.calculator import PesgenCalculator  # noqa: E402
 from pesgen.validate.config import load_config, parse_config  # noqa: E402
 from pesgen.validate.errors import ValidationConfigError  # noqa: E402
 from pesgen.validate.report import report_section  # noqa: E402
@@ -24,7 +25,7 @@ def self_results():
     model = random_al_model()
     config = fast_config(properties=["equilibrium", "eos", "elastic", "defects", "stacking", "surfaces",
                                      "phonons", "liquid", "melting"])
-    return run_validation(model.calculator(), model.calculator(), config, model_name="random",
+    return run_validation(PesgenCalculator(model), PesgenCalculator(model), config, model_name="random",
                           reference_name="random")
 
 

@@ -6,7 +6,7 @@ Tables (all keys optional unless noted; see ``docs/loop.md`` and ``pesgen init``
 * ``[initial]``: generated structures (``[initial.structures]``, the explore sub-package's spec),
   labeled ``files`` / a ``store`` to import, ``n_label`` (label at most this many generated
   structures first);
-* ``[train]``: :class:`pesgen.train.config.TrainSettings` (ensemble size ``n_members``, default 4),
+* ``[train]``: :class:`pesgen.training.config.TrainSettings` (ensemble size ``n_members``, default 4),
   with ``[train.model]``; ``[warm_start]``: later iterations continue from the previous ensemble;
 * ``[exploration]``: MD settings shared by all stages, then either ``[[exploration.stages]]`` or
   ``[exploration.ramp]`` (the paper's rising temperature, 50-2000 K);
@@ -30,7 +30,7 @@ from ase.data import atomic_numbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pesgen.loop.errors import ConfigError
-from pesgen.train.config import TrainSettings
+from pesgen.training.config import TrainSettings
 
 
 class _Strict(BaseModel):

@@ -17,7 +17,7 @@ from pesgen.loop.context import RunContext
 from pesgen.loop.errors import RunStopped
 from pesgen.loop.rundir import write_json
 from pesgen.loop.seeds import step_seed
-from pesgen.train.config import TrainSettings
+from pesgen.training.config import TrainSettings
 
 log = logging.getLogger("pesgen.loop")
 
@@ -55,7 +55,7 @@ def _mean_last(curve: list[dict[str, Any]], key: str) -> float | None:
 def train_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
     """Train iteration ``iteration``'s ensemble; writes model.pt and train.json."""
     from pesgen.model.io import load
-    from pesgen.train import train
+    from pesgen.training.trainer import train
 
     start = time.perf_counter()
     frames = training_frames(ctx.store)

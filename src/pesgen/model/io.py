@@ -1,86 +1,22 @@
-"""The pesgen model file: one versioned file with hyperparameters, type map, statistics, weights.
-
-Layout (a ``torch.save`` dictionary, read back with ``weights_only=True`` so no code is loaded)::
-
-    {"format": "pesgen-model", "version": 1, "kind": "DeepPot" | "Ensemble",
-     "n_members": int, "hyperparameters": {...}, "state_dict": {name: tensor},
-     "metadata": "<json>", "pesgen_version": "x.y.z"}
-
-Statistics (davg, dstd, energy bias) are buffers inside ``state_dict``. Files are written to a
-temporary name and renamed, so a crash never leaves a half-written model under the final name.
-"""
+"""DeepPot and Ensemble objects from pesgen model files (the layout: :mod:`pesgen.model.fileformat`)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
-FORMAT = "pesgen-model"
-VERSION = 1
+from pesgen.model.deeppot import DeepPot
+from pesgen.model.ensemble import Ensemble
+from pesgen.model.fileformat import ModelFileError, read_payload
+from pesgen.model.stacked_model import Hyperparameters, StackedDeepPot
 
-
-class ModelFileError(Exception):
-    """A model file is missing, truncated, corrupt or incompatible; the message names it."""
-
-
-def save_potential(potential, path: str | Path) -> Path:
-    import pesgen
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT,
-        "version": VERSION,
-        "kind": potential.kind,
-        "n_members": potential.n_members,
-        "hyperparameters": potential.module.hyper.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in potential.module.state_dict().items()},
-        "metadata": json.dumps(potential.metadata),
-        "pesgen_version": pesgen.__version__,
-    }
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def read_payload(path: str | Path) -> dict:
-    """The raw dictionary of a model file, checked for format and version."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"{path}: no such model file")
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a directory, not a pesgen model file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated/corrupt zip archives
-        raise ModelFileError(f"{path}: not a readable pesgen model file (truncated or corrupt?): "
-                             f"{type(err).__name__}: {err}") from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a pesgen model file (no '{FORMAT}' header)")
-    version = payload.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise ModelFileError(f"{path}: model file version {version!r} is newer than this pesgen "
-                             f"reads (version {VERSION}); upgrade pesgen")
-    for key in ("kind", "n_members", "hyperparameters", "state_dict"):
-        if key not in payload:
-            raise ModelFileError(f"{path}: model file lacks '{key}'")
-    return payload
+__all__ = ["ModelFileError", "describe", "load"]
 
 
 def load(path: str | Path, device: str | torch.device = "cpu"):
-    """Load a saved DeepPot or Ensemble from ``path`` (a run directory: its latest ensemble)."""
-    if Path(path).is_dir():
-        from pesgen.loop.rundir import load_latest
-
-        return load_latest(path, device=device)
-    from pesgen.model.deeppot import DeepPot
-    from pesgen.model.ensemble import Ensemble
-    from pesgen.model.stacked_model import Hyperparameters, StackedDeepPot
-
+    """Load a saved DeepPot or Ensemble from the model file ``path`` (see ``pesgen.load`` for run directories)."""
     payload = read_payload(path)
     kinds = {"DeepPot": DeepPot, "Ensemble": Ensemble}
     if payload["kind"] not in kinds:

@@ -1,4 +1,4 @@
-"""What a single Deep Potential and an ensemble share: the stacked module, statistics, I/O."""
+"""What a single Deep Potential and an ensemble share: the stacked module, statistics, saving."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from ase import Atoms
 
 from pesgen.model.batch import Batch
+from pesgen.model.fileformat import save_potential
 from pesgen.model.neighbors import Neighbors
 from pesgen.model.stacked_model import DTYPES, StackedDeepPot
 from pesgen.model.stats import energy_bias, environment_sums
@@ -128,18 +129,10 @@ class StackedPotential:
         """Atomic energy bias per species of each member, (n_members, ntypes), eV."""
         return self.module.fitting.bias_atom_e.detach().cpu().numpy().copy()
 
-    # ---- files and calculators ---------------------------------------------------------------
+    # ---- files -------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the model to one versioned file (see :mod:`pesgen.model.io`)."""
-        from pesgen.model.io import save_potential
-
+        """Write the model to one versioned file (see :mod:`pesgen.model.fileformat`)."""
         return save_potential(self, path)
-
-    def calculator(self, **kwargs: Any):
-        """An ASE calculator driven by this model (for an ensemble: the mean, plus deviations)."""
-        from pesgen.calculator import PesgenCalculator
-
-        return PesgenCalculator(self, **kwargs)
 
     def n_parameters(self) -> int:
         """Trainable parameters per member."""

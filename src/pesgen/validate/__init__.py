@@ -4,7 +4,7 @@ Public API::
 
     from pesgen.validate import run_validation, load_config, report_section
     from pesgen.validate import LabelerCalculator, parse_reference, make_reference_calculator
-    results = run_validation(model.calculator(), make_reference_calculator(parse_reference("meam", ["Al"])),
+    results = run_validation(PesgenCalculator(model), make_reference_calculator(parse_reference("meam", ["Al"])),
                              load_config("test.toml"), elements=["Al"])
     html = report_section(results)
 

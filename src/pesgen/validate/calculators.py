@@ -107,10 +107,11 @@ def make_reference_calculator(spec: dict[str, Any] | Path) -> Calculator:
 def load_model_calculator(path: str | Path) -> Calculator:
     """The ASE calculator of a saved pesgen model or ensemble (the ensemble mean)."""
     import pesgen
-    from pesgen.model.io import ModelFileError
+    from pesgen.calculator import PesgenCalculator
+    from pesgen.model.fileformat import ModelFileError
 
     try:
         model = pesgen.load(path)
     except (ModelFileError, FileNotFoundError) as err:
         raise ValidationConfigError(f"model {path}: {err}") from err
-    return model.calculator()
+    return PesgenCalculator(model)

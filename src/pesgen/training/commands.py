@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from pesgen.train.curve import learning_curve_table
+from pesgen.training.curve import learning_curve_table
 
 console = Console()
 
@@ -44,9 +44,9 @@ def train_command(
     import pesgen
     from pesgen.data.errors import DataError
     from pesgen.data.importers import read_labeled
-    from pesgen.model.io import ModelFileError
-    from pesgen.train.config import TrainSettings
-    from pesgen.train.dataset import TrainingDataError
+    from pesgen.model.fileformat import ModelFileError
+    from pesgen.training.config import TrainSettings
+    from pesgen.training.dataset import TrainingDataError
 
     try:
         settings = TrainSettings(**_load_settings(config, {"numb_steps": steps, "n_members": members, "seed": seed}))

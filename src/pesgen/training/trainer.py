@@ -20,10 +20,10 @@ from ase import Atoms
 from pesgen.model.deeppot import DeepPot
 from pesgen.model.ensemble import Ensemble
 from pesgen.model.stacked_model import DTYPES
-from pesgen.train.config import TrainSettings
-from pesgen.train.dataset import BatchSampler, System, build_systems, split_frames
-from pesgen.train.loss import Prefactors, member_losses, member_rmse
-from pesgen.train.schedule import ExponentialDecay, prefactor
+from pesgen.training.config import TrainSettings
+from pesgen.training.dataset import BatchSampler, System, build_systems, split_frames
+from pesgen.training.loss import Prefactors, member_losses, member_rmse
+from pesgen.training.schedule import ExponentialDecay, prefactor
 
 Progress = Callable[[int, int, dict[str, Any] | None], None]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pesgen.train.loss import Prefactors, member_losses, member_rmse
-from pesgen.train.schedule import ExponentialDecay, prefactor
+from pesgen.training.loss import Prefactors, member_losses, member_rmse
+from pesgen.training.schedule import ExponentialDecay, prefactor
 
 
 def test_exponential_decay_reaches_stop_lr():

@@ -8,7 +8,7 @@ import torch
 from train_testkit import SMALL_MODEL, emt_al_frames
 
 import pesgen
-from pesgen.train.dataset import TrainingDataError
+from pesgen.training.dataset import TrainingDataError
 
 
 @pytest.fixture(scope="module")
