@@ -22,7 +22,7 @@ from pesgen.data.commands import app as data_app
 from pesgen.loop import commands as loop_commands
 from pesgen.report.commands import report_command
 from pesgen.training.commands import train_command
-from pesgen.validate.commands import test_command
+from pesgen.validate.commands import evaluate_command, test_command
 
 app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",
                   no_args_is_help=True, add_completion=False)
@@ -62,6 +62,7 @@ def model_info(path: Path = typer.Argument(..., help="A model file written by pe
 
 app.command("train")(train_command)
 app.command("test")(test_command)
+app.command("evaluate")(evaluate_command)
 app.command("init")(loop_commands.init)
 app.command("run")(loop_commands.run)
 app.command("status")(loop_commands.status)

@@ -104,14 +104,19 @@ def make_reference_calculator(spec: dict[str, Any] | Path) -> Calculator:
     return LabelerCalculator(labeler)
 
 
-def load_model_calculator(path: str | Path) -> Calculator:
-    """The ASE calculator of a saved pesgen model or ensemble (the ensemble mean)."""
+def load_model(path: str | Path):
+    """A saved pesgen model or ensemble, or a run directory's latest ensemble (``pesgen.load``)."""
     import pesgen
-    from pesgen.calculator import PesgenCalculator
     from pesgen.model.fileformat import ModelFileError
 
     try:
-        model = pesgen.load(path)
+        return pesgen.load(path)
     except (ModelFileError, FileNotFoundError) as err:
         raise ValidationConfigError(f"model {path}: {err}") from err
-    return PesgenCalculator(model)
+
+
+def load_model_calculator(path: str | Path) -> Calculator:
+    """The ASE calculator of a saved pesgen model or ensemble (the ensemble mean)."""
+    from pesgen.calculator import PesgenCalculator
+
+    return PesgenCalculator(load_model(path))

@@ -58,3 +58,48 @@ def test_command(
     path = write_json(results, out / "results.json")
     plots = save_plots(results, out)
     console.print(f"wrote {path} and {len(plots)} plots in {out}/")
+
+
+def evaluate_command(
+    model: Path = typer.Argument(..., help="A model or ensemble file written by pesgen, or a run directory "
+                                 "(its latest ensemble)."),
+    frames: list[Path] = typer.Argument(..., help="Labelled frames: extxyz or anything ase.io reads."),
+    key: str = typer.Option("category", "--key", help="The info key that names a frame's category "
+                            "(frames without it are grouped by file)."),
+    force_target: float = typer.Option(0.05, help="Force RMSE goal, eV/Å (or 10 % of the category's "
+                                       "force RMS where larger)."),
+    energy_target: float = typer.Option(5.0, help="Energy RMSE goal, meV/atom."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON instead of a table."),
+) -> None:
+    """Energy, force and virial errors of MODEL on labelled FRAMES per category, worst first (`dp test`)."""
+    import json
+
+    from rich import box
+    from rich.table import Table
+
+    from pesgen.validate.calculators import load_model
+    from pesgen.validate.errors import ValidationError
+    from pesgen.validate.evaluate import evaluate, read_frames
+
+    try:
+        groups = read_frames(frames, key)
+        potential = load_model(model)
+    except ValidationError as err:
+        console.print(f"[red]error:[/red] {err}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=2) from err
+    rows = evaluate(potential, groups, force_target=force_target, energy_target=energy_target)
+    if as_json:
+        print(json.dumps([row.as_dict() for row in rows], indent=1))
+        return
+    table = Table(title=f"{model}: errors per category, worst first", box=box.SIMPLE_HEAD,
+                  caption="E, W (virial): meV/atom; F: eV/Å. score = max(F RMSE / max(goal, 10 % of F RMS), "
+                          "E RMSE / goal); above 1 misses the goal")
+    table.add_column("category", no_wrap=True)
+    for col in ("frames", "atoms", "E RMSE", "E MAE", "F RMSE", "F RMS", "max |ΔF|", "W RMSE", "score"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        virial = "-" if r.virial_rmse is None else f"{r.virial_rmse:.1f}"
+        table.add_row(r.category, str(r.n_frames), str(r.n_atoms), f"{r.energy_rmse:.1f}", f"{r.energy_mae:.1f}",
+                      f"{r.force_rmse:.3f}", f"{r.force_rms:.3f}", f"{r.force_max_error:.3f}", virial,
+                      f"{r.score:.2f}")
+    console.print(table)
