@@ -9,8 +9,9 @@ label efficiency against random selection.
    (the order it acquired them). The baseline spends N labels on frames drawn uniformly at random
    from the same explored pool (every recorded frame of every iteration, the loop's own picks
    excluded), two draws, plus one draw of N/3. All train with the same settings and are scored
-   on the held-out set of ``heldout_emt.py`` (EMT's own MD at 300-2000 K, EOS of five lattices
-   over 0.80-1.25 V, vacancies, surfaces) and on unlabelled frames of the explored pool: force
+   on the held-out set of ``heldout_emt.py`` (EMT's own MD at 300-2000 K, EOS of six lattices
+   over 0.80-1.25 V, vacancies, surfaces; issue 12 added dhcp EOS, solid 600 K and liquid 1000 K
+   to the categories of issue 6) and on unlabelled frames of the explored pool: force
    RMSE (eV/Å) and energy RMSE (meV/atom) of the ensemble mean. Prints how many labels the loop
    needed to reach the random baseline's error with N labels (target: N/3 or fewer).
 

@@ -7,7 +7,7 @@ its own; cells of at most 108 atoms; MD is ASE's, driven by the MEAM labeler, 2 
 100 fs apart after equilibration:
 
 * ``eos-<El>-<lattice>``: fcc, hcp, bcc, sc, diamond of Al and Mg, 8 volumes 0.88-1.12 x the
-  reference (``crystal()``'s lattice constants; 2x2x2 cells, diamond 1x1x1);
+  oracle's E(V) minimum (to 1 %; ideal positions and c/a; 2x2x2 cells, diamond 1x1x1);
 * ``alloy-<prototype>``: L1_2 Al3Mg and AlMg3, L1_0 AlMg, B2 AlMg, D0_19 Al3Mg and AlMg3 at the
   mean reference volume, 8 volumes 0.94-1.06 x, rattled by 0.03 Å;
 * ``random-<fcc|hcp>-Mg<25|50|75>``: random solid solutions (32 sites, a new arrangement per
@@ -53,6 +53,13 @@ def meam_calculator() -> LabelerCalculator:
     return LabelerCalculator(make_labeler(tomllib.loads(CONFIG.read_text())["label"]))
 
 
+def _at_minimum(ref: Atoms, calc: LabelerCalculator) -> Atoms:
+    """``ref`` scaled to the oracle's lowest energy over 0.70-1.50 x its volume, in steps of 0.01."""
+    factors = np.linspace(0.70, 1.50, 81)
+    energies = [labelled(scaled(ref, f), calc).get_potential_energy() for f in factors]
+    return scaled(ref, factors[int(np.argmin(energies))])
+
+
 def _solid_solution(lattice: str, x_mg: float, rng: np.random.Generator) -> Atoms:
     v = (1 - x_mg) * reference_volume("Al") + x_mg * reference_volume("Mg")
     host = build_crystal("Al", lattice, v, cubic=True).repeat(2)
@@ -66,7 +73,7 @@ def build(seed: int, verbose: bool = True) -> HeldoutSet:
     out: HeldoutSet = {}
     for element in ("Al", "Mg"):
         for lattice in ("fcc", "hcp", "bcc", "sc", "diamond"):
-            ref = crystal(element, lattice, (1, 1, 1) if lattice == "diamond" else (2, 2, 2))
+            ref = _at_minimum(crystal(element, lattice, (1, 1, 1) if lattice == "diamond" else (2, 2, 2)), calc)
             out[f"eos-{element}-{lattice}"] = [labelled(scaled(ref, v), calc) for v in np.linspace(0.88, 1.12, 8)]
     for name, prototype in ALLOYS.items():
         rng = category_rng(seed, f"alloy-{name}")
