@@ -8,7 +8,8 @@
   and the convergence rule: the accurate ratio of the last ``n_consecutive`` iterations at least
   ``accurate_threshold`` (DP-GEN2's fixed-levels report), or, for the adaptive lower level, the
   adapted f_lo changing by less than ``f_lo_tolerance`` over the last ``n_consecutive``
-  iterations (DP-GEN2's adaptive-lower report).
+  iterations (DP-GEN2's adaptive-lower report); either way also when fewer than
+  ``min_candidates`` frames were candidates (the model is not uncertain anywhere worth labeling).
 * :class:`StageStatistics` -- per-iteration accurate / candidate / failed ratios of a stage.
 * :class:`Schedule` -- maps iteration index -> conditions. A stage advances when it converged
   (after at least ``min_iterations``) or reached ``max_iterations``; the schedule is finished
@@ -118,6 +119,7 @@ class StageStatistics:
     failed_ratio: list[float] = field(default_factory=list)
     n_selected: list[int] = field(default_factory=list)
     f_lo: list[float | None] = field(default_factory=list)
+    n_candidates: list[int] = field(default_factory=list)
 
     def add(self, iteration: int, accurate: int, candidate: int, failed: int,
             n_selected: int = 0, f_lo: float | None = None) -> None:
@@ -131,6 +133,7 @@ class StageStatistics:
         self.failed_ratio.append(failed / total)
         self.n_selected.append(int(n_selected))
         self.f_lo.append(f_lo)
+        self.n_candidates.append(int(candidate))
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class Stage:
         n_consecutive: ... in this many consecutive iterations of the stage.
         f_lo_tolerance: if set, converge instead when the adapted f_lo (eV/Å) of the last
             ``n_consecutive`` + 1 iterations changes by less than this between neighbours.
+        min_candidates: also converged when the last iteration had fewer candidates (0: off).
         min_iterations, max_iterations: bounds on the iterations spent in the stage.
         name: a label for reports.
     """
@@ -156,6 +160,7 @@ class Stage:
     min_iterations: int = 1
     max_iterations: int = 10
     name: str = ""
+    min_candidates: int = 0
 
     def __post_init__(self) -> None:
         if not (0 < self.accurate_threshold <= 1):
@@ -170,6 +175,8 @@ class Stage:
 
     def converged(self, stats: StageStatistics) -> bool:
         """Whether ``stats`` meets this stage's convergence rule."""
+        if self.min_candidates > 0 and stats.n_candidates and stats.n_candidates[-1] < self.min_candidates:
+            return True
         if self.f_lo_tolerance is not None:
             seq = stats.f_lo[-(self.n_consecutive + 1):]
             if len(seq) < self.n_consecutive + 1 or any(x is None for x in seq):

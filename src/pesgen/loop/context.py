@@ -10,10 +10,10 @@ from typing import Any
 from ase import Atoms
 from rich.console import Console
 
+from pesgen.explore.stages import Schedule
 from pesgen.loop.config import RunConfig
 from pesgen.loop.progress import LoopProgress
 from pesgen.loop.rundir import RunDir
-from pesgen.loop.schedule import LoopSchedule
 
 log = logging.getLogger("pesgen.loop")
 
@@ -33,7 +33,7 @@ class RunContext:
     run: RunDir
     config_path: str
     structures: list[Atoms]
-    schedule: LoopSchedule
+    schedule: Schedule
     state: dict[str, Any]
     progress: LoopProgress
     console: Console

@@ -1,8 +1,4 @@
-"""SELECT: classify the explored frames, pick the candidates to label, judge convergence.
-
-"diverse" selection uses the ensemble's descriptors: the per-frame mean over atoms of member 0's
-descriptor is each frame's feature vector.
-"""
+"""SELECT: classify the explored frames, pick the candidates to label, judge convergence."""
 
 from __future__ import annotations
 
@@ -12,6 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from pesgen.explore.classify import AdaptiveLower, Classifier, TrustLevels
+from pesgen.explore.filters import MinDistanceFilter
+from pesgen.explore.pick import DiversePicker, make_picker
+from pesgen.explore.records import read_record
+from pesgen.explore.select import select
 from pesgen.loop.context import RunContext
 from pesgen.loop.rundir import write_json
 from pesgen.loop.seeds import step_seed
@@ -19,22 +20,8 @@ from pesgen.loop.seeds import step_seed
 log = logging.getLogger("pesgen.loop")
 
 
-def frame_features(ensemble, frames: list, chunk: int = 64) -> np.ndarray:
-    """(n_frames, D): each frame's descriptor averaged over its atoms (member 0)."""
-    out = []
-    for start in range(0, len(frames), chunk):
-        part = frames[start:start + chunk]
-        desc = ensemble.descriptors(part)[0].detach().cpu().numpy()
-        sizes = [len(a) for a in part]
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
-        out.extend(desc[bounds[k]:bounds[k + 1]].mean(axis=0) for k in range(len(part)))
-    return np.asarray(out).reshape(len(frames), -1)
-
-
-def classifier_of(ctx: RunContext):
+def classifier_of(ctx: RunContext) -> Classifier:
     """TrustLevels or AdaptiveLower from the [selection] table."""
-    from pesgen.explore.select import AdaptiveLower, TrustLevels
-
     s = ctx.cfg.selection
     if s.adaptive_lower:
         return AdaptiveLower(f_hi=s.f_hi, numb_candi_f=s.numb_candi_f, perc_candi_f=s.perc_candi_f, v_hi=s.v_hi)
@@ -43,9 +30,6 @@ def classifier_of(ctx: RunContext):
 
 def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
     """Select frames of ``iteration``'s record; records the statistics in the schedule."""
-    from pesgen.explore.filters import MinDistanceFilter
-    from pesgen.explore.records import read_record
-    from pesgen.explore.select import select
     from pesgen.model.io import load
 
     start = time.perf_counter()
@@ -53,21 +37,11 @@ def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
     rec = read_record(ctx.run.record_path(iteration))
     stage_index = ctx.schedule.stage_of(iteration)
     stage = ctx.schedule.stages[stage_index]
-    features = feature_rows = None
-    if s.strategy == "diverse":
-        f = rec.columns["max_devi_f"].astype(np.float64)
-        maybe = (f < s.f_hi) & np.isfinite(f) & (f >= rec.keep_above)
-        rows = np.array([r for r in np.flatnonzero(maybe) if rec.has_frame(int(r))], dtype=np.int64)
-        if len(rows):
-            ensemble = load(ctx.run.model_path(iteration))
-            features = frame_features(ensemble, rec.frames(rows))
-            feature_rows = rows
-        else:
-            features, feature_rows = np.zeros((0, 1)), rows
+    picker = (DiversePicker.of_record(rec, s.f_hi, lambda: load(ctx.run.model_path(iteration)))
+              if s.strategy == "diverse" else make_picker(s.strategy))
     filters = [MinDistanceFilter(s.min_distance)] if s.min_distance else []
     rng = np.random.default_rng(step_seed(ctx.cfg.seed, iteration, "select"))
-    sel = select(rec, classifier_of(ctx), stage.label_cap, strategy=s.strategy, rng=rng, features=features,
-                 feature_rows=feature_rows, filters=filters, skip_steps=s.skip_steps)
+    sel = select(rec, classifier_of(ctx), stage.label_cap, picker, rng, filters, skip_steps=s.skip_steps)
     f_lo = None
     if s.adaptive_lower:
         los = [p.f_lo for p in sel.per_system.values() if p.f_lo is not None]
