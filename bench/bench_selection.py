@@ -33,8 +33,8 @@ from ase.md.langevin import Langevin as AseLangevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 import pesgen
-from pesgen.explore.md import Langevin, MDSampler
 from pesgen.explore.classify import TrustLevels
+from pesgen.explore.md import Langevin, MDSampler
 from pesgen.explore.pick import make_picker
 from pesgen.explore.select import select
 
