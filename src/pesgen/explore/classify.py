@@ -36,12 +36,10 @@ class Classifier(Protocol):
 
     def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> np.ndarray:
         """Class of every row (ACCURATE, CANDIDATE, FAILED) as int8."""
-        ...
 
     def levels(self, columns: Mapping[str, np.ndarray], system: str = ""
                ) -> tuple[float | None, float | None]:
         """The lower levels (f_lo eV/Å, v_lo eV/atom or None) that :meth:`classify` applies."""
-        ...
 
 
 def column(columns: Mapping[str, np.ndarray], name: str) -> np.ndarray:

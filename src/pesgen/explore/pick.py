@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,16 +39,14 @@ class Picker(Protocol):
 
     def order(self, rows: np.ndarray, f: np.ndarray, rng: np.random.Generator) -> Iterable[int]:
         """Candidate ``rows`` of one system, most wanted first; ``f``: their max_devi_f, eV/Å."""
-        ...
 
 
+@dataclass(frozen=True)
 class RandomPicker:
     """Candidates in random order (DP-GEN's choice)."""
 
+    notes: tuple[str, ...] = ()
     name = "random"
-
-    def __init__(self, notes: tuple[str, ...] = ()) -> None:
-        self.notes = notes
 
     def order(self, rows: np.ndarray, f: np.ndarray, rng: np.random.Generator) -> Iterable[int]:
         """``rows`` shuffled by one ``rng.permutation``."""
@@ -81,11 +80,9 @@ class DiversePicker:
         if x.ndim != 2:
             raise SelectionError(f"features must be a (n, d) array, got {x.shape}")
         rows = np.arange(len(x)) if rows is None else np.asarray(rows, dtype=int)
-        if len(rows) != len(x):
-            raise SelectionError(f"features has {len(x)} rows but feature_rows has {len(rows)}")
-        if len(rows) and rows.min() < 0:
-            raise SelectionError("feature_rows must be record rows (>= 0)")
-        self._table = np.full((rows.max() + 1 if len(rows) else 0, x.shape[1]), np.nan)
+        if len(rows) != len(x) or (len(rows) and rows.min() < 0):
+            raise SelectionError(f"features has {len(x)} rows; feature_rows needs as many record rows >= 0")
+        self._table = np.full((rows.max() + 2 if len(rows) else 1, x.shape[1]), np.nan)  # last row: none
         self._table[rows] = x
 
     @classmethod
@@ -103,9 +100,7 @@ class DiversePicker:
 
     def order(self, rows: np.ndarray, f: np.ndarray, rng: np.random.Generator) -> Iterable[int]:
         """``rows`` in farthest-point order of their standardised features."""
-        x = np.full((len(rows), self._table.shape[1]), np.nan)
-        known = rows < len(self._table)
-        x[known] = self._table[rows[known]]
+        x = self._table[np.minimum(rows, len(self._table) - 1)]
         missing = np.flatnonzero(np.isnan(x).any(axis=1))
         if len(missing):
             raise SelectionError(

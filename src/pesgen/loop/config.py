@@ -29,6 +29,8 @@ from typing import Any, Literal
 from ase.data import atomic_numbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pesgen.explore.classify import AdaptiveLower, Classifier, TrustLevels
+from pesgen.explore.select import LabelCap
 from pesgen.loop.errors import ConfigError
 from pesgen.training.config import TrainSettings
 
@@ -154,15 +156,18 @@ class SelectionSettings(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> SelectionSettings:
-        if self.f_lo > self.f_hi:
-            raise ValueError(f"f_lo ({self.f_lo}) is above f_hi ({self.f_hi})")
-        if (self.v_lo is None) != (self.v_hi is None):
-            raise ValueError("give both v_lo and v_hi, or neither")
-        soft = self.accurate_threshold if self.accurate_soft_threshold is None else self.accurate_soft_threshold
-        if soft > self.accurate_threshold:
-            raise ValueError(f"accurate_soft_threshold ({soft}) is above accurate_threshold "
-                             f"({self.accurate_threshold})")
+        TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi), self.label_cap()  # their checks: ValueErrors
         return self
+
+    def classifier(self) -> Classifier:
+        """The trust levels: DP-GEN's adaptive lower level, or the fixed window."""
+        if self.adaptive_lower:
+            return AdaptiveLower(self.f_hi, self.numb_candi_f, self.perc_candi_f, self.v_hi)
+        return TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi)
+
+    def label_cap(self) -> LabelCap:
+        """The per-system label cap."""
+        return LabelCap(self.max_per_system, self.accurate_threshold, self.accurate_soft_threshold, self.min_per_system)
 
 
 class ConvergenceSettings(_Strict):

@@ -6,7 +6,6 @@ import fnmatch
 from collections.abc import Sequence
 
 from pesgen.explore.errors import StageError
-from pesgen.explore.select import LabelCap
 from pesgen.explore.stages import Conditions, Schedule, Stage, temperature_ramp
 from pesgen.loop.config import RunConfig
 from pesgen.loop.errors import ConfigError
@@ -22,7 +21,7 @@ def build_schedule(cfg: RunConfig, systems: Sequence[str], config_path: str = "<
     ex = cfg.exploration
     conv = cfg.convergence
     sel = cfg.selection
-    cap = LabelCap(sel.max_per_system, sel.accurate_threshold, sel.accurate_soft_threshold, sel.min_per_system)
+    cap = sel.label_cap()
     if conv.conv_tolerance is not None and not sel.adaptive_lower:
         raise ConfigError(config_path, [("convergence.conv_tolerance", "needs selection.adaptive_lower = true")])
 

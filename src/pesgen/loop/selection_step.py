@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from pesgen.explore.classify import AdaptiveLower, Classifier, TrustLevels
 from pesgen.explore.filters import MinDistanceFilter
 from pesgen.explore.pick import DiversePicker, make_picker
 from pesgen.explore.records import read_record
@@ -18,14 +17,6 @@ from pesgen.loop.rundir import write_json
 from pesgen.loop.seeds import step_seed
 
 log = logging.getLogger("pesgen.loop")
-
-
-def classifier_of(ctx: RunContext) -> Classifier:
-    """TrustLevels or AdaptiveLower from the [selection] table."""
-    s = ctx.cfg.selection
-    if s.adaptive_lower:
-        return AdaptiveLower(f_hi=s.f_hi, numb_candi_f=s.numb_candi_f, perc_candi_f=s.perc_candi_f, v_hi=s.v_hi)
-    return TrustLevels(s.f_lo, s.f_hi, s.v_lo, s.v_hi)
 
 
 def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
@@ -41,7 +32,7 @@ def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
               if s.strategy == "diverse" else make_picker(s.strategy))
     filters = [MinDistanceFilter(s.min_distance)] if s.min_distance else []
     rng = np.random.default_rng(step_seed(ctx.cfg.seed, iteration, "select"))
-    sel = select(rec, classifier_of(ctx), stage.label_cap, picker, rng, filters, skip_steps=s.skip_steps)
+    sel = select(rec, s.classifier(), stage.label_cap, picker, rng, filters, skip_steps=s.skip_steps)
     f_lo = None
     if s.adaptive_lower:
         los = [p.f_lo for p in sel.per_system.values() if p.f_lo is not None]
