@@ -35,7 +35,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 import pesgen
 from pesgen.explore.classify import TrustLevels
 from pesgen.explore.md import Langevin, MDSampler
-from pesgen.explore.pick import make_picker
+from pesgen.explore.pick import PICKERS, DiversePicker
 from pesgen.explore.select import select
 
 MODEL = {"rcut": 5.0, "rcut_smth": 1.0, "neuron": [8, 16, 32], "axis_neuron": 4, "fitting_neuron": [32, 32, 32]}
@@ -115,8 +115,8 @@ def main() -> None:
         frames = [chunk.atoms(r) for r in range(len(chunk))]
         features = np.stack([ensemble.descriptors(a)[0].mean(0).numpy() for a in frames])
         for strategy in results:
-            sel = select(columns, TrustLevels(lo, hi), args.k, make_picker(strategy, features),
-                         np.random.default_rng(seed))
+            picker = DiversePicker(features) if strategy == "diverse" else PICKERS[strategy]()
+            sel = select(columns, TrustLevels(lo, hi), args.k, picker, np.random.default_rng(seed))
             picked = [emt_label(frames[r]) for r in sel.selected_rows]
             model = pesgen.train(init + picked, {**settings, "seed": seed})
             results[strategy].append(errors(model, test))

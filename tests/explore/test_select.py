@@ -9,7 +9,7 @@ from ase.build import bulk
 from pesgen.explore.classify import ACCURATE, CANDIDATE, FAILED, SKIPPED, AdaptiveLower, TrustLevels
 from pesgen.explore.errors import SelectionError
 from pesgen.explore.filters import CellShapeFilter, MinDistanceFilter
-from pesgen.explore.pick import farthest_point_order, make_picker
+from pesgen.explore.pick import DiversePicker, HighestPicker, RandomPicker, farthest_point_order
 from pesgen.explore.records import RecordWriter, read_record
 from pesgen.explore.select import LabelCap, select
 
@@ -31,12 +31,12 @@ def test_trust_levels_boundaries_nan_and_virial():
     tl = TrustLevels(0.1, 0.3)
     cols = {"max_devi_f": np.array([0.0, 0.0999, 0.1, 0.2999, 0.3, 5.0, np.nan])}
     np.testing.assert_array_equal(
-        tl.classify(cols), [ACCURATE, ACCURATE, CANDIDATE, CANDIDATE, FAILED, FAILED, FAILED]
+        tl.classify(cols).labels, [ACCURATE, ACCURATE, CANDIDATE, CANDIDATE, FAILED, FAILED, FAILED]
     )
     tv = TrustLevels(0.1, 0.3, v_lo=0.01, v_hi=0.05)
     cols = {"max_devi_f": np.array([0.05, 0.05, 0.2, 0.2, 0.05]),
             "max_devi_v": np.array([0.0, 0.02, 0.0, 0.06, 0.07])}
-    np.testing.assert_array_equal(tv.classify(cols),
+    np.testing.assert_array_equal(tv.classify(cols).labels,
                                   [ACCURATE, CANDIDATE, CANDIDATE, FAILED, FAILED])
     with pytest.raises(SelectionError):
         TrustLevels(0.3, 0.1)
@@ -47,7 +47,7 @@ def test_trust_levels_boundaries_nan_and_virial():
 def test_counts_per_system_and_condition_and_caps():
     rng = np.random.default_rng(0)
     cols = synthetic(rng)
-    sel = select(cols, TrustLevels(0.08, 0.4), cap=20, picker=make_picker("random"), rng=rng)
+    sel = select(cols, TrustLevels(0.08, 0.4), cap=20, picker=RandomPicker(), rng=rng)
     f = cols["max_devi_f"]
     expected = np.where(f < 0.08, ACCURATE, np.where(f < 0.4, CANDIDATE, FAILED))
     np.testing.assert_array_equal(sel.labels, expected)
@@ -88,7 +88,7 @@ def test_label_cap_follows_dpgen_thresholds():
     rng = np.random.default_rng(1)
     f = np.concatenate([np.full(950, 0.01), rng.uniform(0.1, 0.3, 50)])
     cols = {"max_devi_f": f, "system": np.array(["s"] * 1000)}
-    sel = select(cols, TrustLevels(0.05, 0.5), LabelCap(40, 0.99, 0.9), picker=make_picker("highest"))
+    sel = select(cols, TrustLevels(0.05, 0.5), LabelCap(40, 0.99, 0.9), picker=HighestPicker())
     assert sel.per_system["s"].cap == int(40 * (0.95 - 0.99) / (0.9 - 0.99))
     assert len(sel.selected_rows) == sel.per_system["s"].cap
 
@@ -97,18 +97,18 @@ def test_highest_and_random_strategies():
     rng = np.random.default_rng(2)
     cols = synthetic(rng, n_per_system=(500,))
     tl = TrustLevels(0.05, 1.0)
-    sel = select(cols, tl, 10, picker=make_picker("highest"))
+    sel = select(cols, tl, 10, picker=HighestPicker())
     cand = np.flatnonzero(sel.labels == CANDIDATE)
     top = cand[np.argsort(-cols["max_devi_f"][cand])][:10]
     np.testing.assert_array_equal(np.sort(sel.selected_rows), np.sort(top))
     # random: reproducible with a seed, and each candidate equally likely
-    a = select(cols, tl, 10, picker=make_picker("random"), rng=np.random.default_rng(5)).selected_rows
-    b = select(cols, tl, 10, picker=make_picker("random"), rng=np.random.default_rng(5)).selected_rows
+    a = select(cols, tl, 10, picker=RandomPicker(), rng=np.random.default_rng(5)).selected_rows
+    b = select(cols, tl, 10, picker=RandomPicker(), rng=np.random.default_rng(5)).selected_rows
     np.testing.assert_array_equal(a, b)
     hits = np.zeros(len(cols["max_devi_f"]))
     gen = np.random.default_rng(6)
     for _ in range(400):
-        hits[select(cols, tl, 10, picker=make_picker("random"), rng=gen).selected_rows] += 1
+        hits[select(cols, tl, 10, picker=RandomPicker(), rng=gen).selected_rows] += 1
     p = 10 / len(cand)
     assert hits[sel.labels != CANDIDATE].sum() == 0
     assert abs(hits[cand].mean() / 400 - p) < 1e-12  # exactly 10 per draw
@@ -124,20 +124,20 @@ def test_diverse_picks_one_per_cluster_and_falls_back_without_features():
                                                                             strict=True)])
     n = len(feats)
     cols = {"max_devi_f": rng.uniform(0.1, 0.2, n), "system": np.array(["s"] * n)}
-    sel = select(cols, TrustLevels(0.05, 0.5), 3, picker=make_picker("diverse", feats))
+    sel = select(cols, TrustLevels(0.05, 0.5), 3, picker=DiversePicker(feats))
     cluster = np.repeat([0, 1, 2], sizes)
     assert sorted(cluster[sel.selected_rows]) == [0, 1, 2]
     assert sel.strategy == "diverse"
     assert sel.selected_rows[0] == np.argmax(cols["max_devi_f"])  # starts at highest deviation
     # random almost never covers the 2-point cluster with 3 picks
     with pytest.warns(UserWarning, match="falling back to 'random'"):
-        fb = select(cols, TrustLevels(0.05, 0.5), 3, picker=make_picker("diverse"))
+        fb = select(cols, TrustLevels(0.05, 0.5), 3, picker=DiversePicker())
     assert fb.strategy == "random" and "features" in fb.messages[0]
     # features given only for some rows
     with pytest.raises(SelectionError, match="no features for candidate"):
-        select(cols, TrustLevels(0.05, 0.5), 3, picker=make_picker("diverse", feats[:10], np.arange(10)))
+        select(cols, TrustLevels(0.05, 0.5), 3, picker=DiversePicker(feats[:10], np.arange(10)))
     with pytest.raises(SelectionError, match=r"\(n, d\)"):
-        select(cols, TrustLevels(0.05, 0.5), 3, picker=make_picker("diverse", feats[:, 0]))
+        select(cols, TrustLevels(0.05, 0.5), 3, picker=DiversePicker(feats[:, 0]))
 
 
 def test_farthest_point_order_maximises_min_distance():
@@ -151,7 +151,7 @@ def test_adaptive_lower_follows_dpgen_rule():
     f[:5] = 0.5  # exactly f_hi: not failed (DP-GEN fails only f > f_hi)
     cols = {"max_devi_f": f, "system": np.array(["a"] * 200 + ["b"] * 100)}
     ad = AdaptiveLower(f_hi=0.5, numb_candi_f=10, perc_candi_f=20.0)
-    sel = select(cols, ad, 1000, picker=make_picker("highest"))
+    sel = select(cols, ad, 1000, picker=HighestPicker())
     for name, rows in (("a", np.arange(200)), ("b", np.arange(200, 300))):
         fr = f[rows]
         ok = fr <= 0.5
@@ -166,7 +166,7 @@ def test_adaptive_lower_follows_dpgen_rule():
     ad2 = AdaptiveLower(f_hi=0.5, numb_candi_f=3, v_hi=1.0, numb_candi_v=2)
     v = rng.uniform(0, 0.5, 300)
     sel2 = select({"max_devi_f": f, "max_devi_v": v, "system": np.array(["a"] * 300)},
-                  ad2, 100, picker=make_picker("highest"))
+                  ad2, 100, picker=HighestPicker())
     ok = f <= 0.5
     top_f = set(np.flatnonzero(ok)[np.argsort(f[ok], kind="stable")][-3:])
     top_v = set(np.flatnonzero(ok)[np.argsort(v[ok], kind="stable")][-2:])
@@ -176,7 +176,7 @@ def test_adaptive_lower_follows_dpgen_rule():
 def test_skip_steps_marks_early_frames_skipped():
     rng = np.random.default_rng(5)
     cols = synthetic(rng, n_per_system=(100,))
-    sel = select(cols, TrustLevels(0.05, 0.5), 5, picker=make_picker("highest"), skip_steps=200)
+    sel = select(cols, TrustLevels(0.05, 0.5), 5, picker=HighestPicker(), skip_steps=200)
     assert np.all(sel.labels[cols["step"] < 200] == SKIPPED)
     assert sel.counts.total == np.sum(cols["step"] >= 200)
     assert np.all(cols["step"][sel.selected_rows] >= 200)
@@ -223,7 +223,7 @@ def test_select_with_record_skips_filtered_frames(tmp_path):
     with RecordWriter(path, keep_above=0.1) as w:
         w.append(cols, frames)
     rec = read_record(path)
-    sel = select(rec, TrustLevels(0.1, 0.5), 5, picker=make_picker("highest"),
+    sel = select(rec, TrustLevels(0.1, 0.5), 5, picker=HighestPicker(),
                  filters=[MinDistanceFilter(1.5), CellShapeFilter()])
     assert list(sel.selected_rows) == [n - 4, n - 5, n - 6, n - 7, n - 8]
     assert sorted(sel.per_system["Al-fcc"].rejected) == [n - 3, n - 2, n - 1]

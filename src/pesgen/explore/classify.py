@@ -1,7 +1,7 @@
 """Classification of explored frames by model deviation (Fig. 1 and Sec. II of the paper).
 
 A :class:`Classifier` sorts one system's frames into accurate / candidate / failed and reports
-the lower levels it used; :func:`pesgen.explore.select.select` calls it once per system with
+the lower levels it used (:class:`Classes`); :func:`pesgen.explore.select.select` calls it once per system with
 that system's deviation columns (those whose names contain "devi"). Two are provided:
 
 * :class:`TrustLevels` -- fixed window on the max force deviation ``[f_lo, f_hi)`` (eV/Å) and
@@ -14,15 +14,14 @@ that system's deviation columns (those whose names contain "devi"). Two are prov
   int(perc_candi_f / 100 * n))`` with the largest f are candidates (likewise for v, union of the
   two), the rest accurate; the adapted ``f_lo`` is the smallest f among the force candidates.
 
-A classifier with its own levels per system implements the same two methods and reads the
-``system`` argument.
+A classifier with its own levels per system implements the same method and reads ``system``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -31,15 +30,19 @@ from pesgen.explore.errors import SelectionError
 ACCURATE, CANDIDATE, FAILED, SKIPPED = 0, 1, 2, -1
 
 
+class Classes(NamedTuple):
+    """One system's classes and the lower levels that made them."""
+
+    labels: np.ndarray  # ACCURATE, CANDIDATE or FAILED per row, int8
+    f_lo: float | None  # eV/Å
+    v_lo: float | None  # eV/atom
+
+
 class Classifier(Protocol):
     """Sorts the rows of one system's deviation columns (max_devi_f eV/Å, max_devi_v eV/atom)."""
 
-    def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> np.ndarray:
-        """Class of every row (ACCURATE, CANDIDATE, FAILED) as int8."""
-
-    def levels(self, columns: Mapping[str, np.ndarray], system: str = ""
-               ) -> tuple[float | None, float | None]:
-        """The lower levels (f_lo eV/Å, v_lo eV/atom or None) that :meth:`classify` applies."""
+    def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> Classes:
+        """The class of every row and the lower levels used."""
 
 
 def column(columns: Mapping[str, np.ndarray], name: str) -> np.ndarray:
@@ -68,8 +71,8 @@ class TrustLevels:
         if self.v_lo is not None and not (0 <= self.v_lo <= self.v_hi):  # type: ignore[operator]
             raise SelectionError(f"need 0 <= v_lo <= v_hi, got {self.v_lo}, {self.v_hi}")
 
-    def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> np.ndarray:
-        """Class of every row (ACCURATE, CANDIDATE, FAILED) as int8."""
+    def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> Classes:
+        """The class of every row and the fixed lower levels."""
         f = column(columns, "max_devi_f").astype(np.float64)
         failed = ~(f < self.f_hi)  # NaN fails
         accurate = f < self.f_lo
@@ -80,12 +83,7 @@ class TrustLevels:
         out = np.full(len(f), CANDIDATE, dtype=np.int8)
         out[accurate] = ACCURATE
         out[failed] = FAILED
-        return out
-
-    def levels(self, columns: Mapping[str, np.ndarray], system: str = ""
-               ) -> tuple[float | None, float | None]:
-        """The fixed lower levels (f_lo, v_lo)."""
-        return self.f_lo, self.v_lo
+        return Classes(out, self.f_lo, self.v_lo)
 
 
 @dataclass(frozen=True)
@@ -114,17 +112,8 @@ class AdaptiveLower:
         if not (0 <= self.perc_candi_f <= 100 and 0 <= self.perc_candi_v <= 100):
             raise SelectionError("perc_candi_f and perc_candi_v are percentages in [0, 100]")
 
-    def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> np.ndarray:
-        """Class of every row (ACCURATE, CANDIDATE, FAILED) as int8."""
-        return self._split(columns)[0]
-
-    def levels(self, columns: Mapping[str, np.ndarray], system: str = ""
-               ) -> tuple[float | None, float | None]:
-        """The adapted lower levels (f_lo, v_lo) of these rows."""
-        return self._split(columns)[1:]
-
-    def _split(self, columns: Mapping[str, np.ndarray]
-               ) -> tuple[np.ndarray, float, float | None]:
+    def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> Classes:
+        """The class of every row and the adapted lower levels."""
         f = column(columns, "max_devi_f").astype(np.float64)
         failed = ~(f <= self.f_hi)  # DP-GEN: fails when f > f_hi (NaN fails too)
         v = None
@@ -149,4 +138,4 @@ class AdaptiveLower:
         if v is not None:
             cand_v, v_lo = top(v, self.numb_candi_v, self.perc_candi_v, self.v_hi)  # type: ignore[arg-type]
             out[cand_v] = CANDIDATE
-        return out, f_lo, v_lo
+        return Classes(out, f_lo, v_lo)

@@ -1,29 +1,21 @@
-"""Which candidates to label first: the pickers of selection.
+"""Which candidates to label first: the pickers of selection, by name in :data:`PICKERS`.
 
 A :class:`Picker` orders one system's candidate rows, most wanted first;
 :func:`pesgen.explore.select.select` takes them in that order, skipping frames that a filter
-rejects, until the system's label cap is filled. :func:`make_picker` builds one by name:
-
-* :class:`RandomPicker` ("random", DP-GEN's choice): candidates shuffled, one
-  ``rng.permutation`` per system that gets labels;
-* :class:`HighestPicker` ("highest"): largest max_devi_f first;
-* :class:`DiversePicker` ("diverse"): farthest-point sampling in a per-frame feature space,
-  starting from the highest-deviation candidate; features are standardised per dimension over
-  the system's candidates. :meth:`DiversePicker.of_record` takes them from the ensemble
-  (:func:`frame_features`).
+rejects, until the system's label cap is filled: "random" (DP-GEN's choice), "highest" (largest
+max_devi_f first) or "diverse" (farthest-point sampling in a per-frame feature space the model
+supplies, standardised per dimension over the system's candidates; :func:`frame_features`).
 
 **Default "random"**, by measurement: on one explored pool of EMT Al (fcc and hcp walkers,
 300-1500 K), 24 labels picked at random gave a retrained ensemble with held-out force/energy errors
 of 0.088 eV/Å / 17 meV/atom, "diverse" 0.090 / 25 and "highest" 0.131 / 46 (3 seeds;
-``bench/bench_selection.py``, figures in bench/RESULTS.md). "diverse" without features falls back
-to "random" with a warning and a note (:attr:`Picker.notes`).
+``bench/bench_selection.py``, figures in bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,12 +33,11 @@ class Picker(Protocol):
         """Candidate ``rows`` of one system, most wanted first; ``f``: their max_devi_f, eV/Å."""
 
 
-@dataclass(frozen=True)
 class RandomPicker:
     """Candidates in random order (DP-GEN's choice)."""
 
-    notes: tuple[str, ...] = ()
     name = "random"
+    notes: tuple[str, ...] = ()
 
     def order(self, rows: np.ndarray, f: np.ndarray, rng: np.random.Generator) -> Iterable[int]:
         """``rows`` shuffled by one ``rng.permutation``."""
@@ -68,14 +59,21 @@ class DiversePicker:
     """Farthest-point order in a feature space, from the highest-deviation candidate.
 
     Args:
-        features: (m, d) per-frame features (e.g. :func:`frame_features`).
+        features: (m, d) per-frame features (e.g. :func:`frame_features`); None: warn and pick
+            at random (``name`` "random", a note in ``notes``).
         rows: (m,) record rows of the feature rows; default ``arange(m)``.
     """
 
     name = "diverse"
     notes: tuple[str, ...] = ()
 
-    def __init__(self, features: np.ndarray, rows: np.ndarray | None = None) -> None:
+    def __init__(self, features: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
+        self._table = None
+        if features is None:
+            self.name, self.notes = "random", ("selection strategy 'diverse' needs per-frame descriptor features, "
+                                               "none were given; falling back to 'random'",)
+            warnings.warn(self.notes[0], stacklevel=2)
+            return
         x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2:
             raise SelectionError(f"features must be a (n, d) array, got {x.shape}")
@@ -87,19 +85,20 @@ class DiversePicker:
 
     @classmethod
     def of_record(cls, record: Any, f_hi: float, load_ensemble: Callable[[], Any]) -> DiversePicker:
-        """Features of the record's stored frames with ``keep_above <= f < f_hi`` (eV/Å).
+        """Features of the record's stored frames with max_devi_f < ``f_hi`` (eV/Å).
 
         ``load_ensemble`` returns the model ensemble; it is called only when there are such frames.
         """
-        f = record.columns["max_devi_f"].astype(np.float64)
-        rows = np.flatnonzero((f < f_hi) & np.isfinite(f) & (f >= record.keep_above))
-        rows = rows[np.isin(rows, record.kept_rows)].astype(np.int64)
+        kept = np.asarray(record.kept_rows, dtype=np.int64)
+        rows = kept[record.columns["max_devi_f"][kept].astype(np.float64) < f_hi]
         if not len(rows):
             return cls(np.zeros((0, 1)), rows)
         return cls(frame_features(load_ensemble(), record.frames(rows)), rows)
 
     def order(self, rows: np.ndarray, f: np.ndarray, rng: np.random.Generator) -> Iterable[int]:
         """``rows`` in farthest-point order of their standardised features."""
+        if self._table is None:
+            return RandomPicker().order(rows, f, rng)
         x = self._table[np.minimum(rows, len(self._table) - 1)]
         missing = np.flatnonzero(np.isnan(x).any(axis=1))
         if len(missing):
@@ -111,21 +110,8 @@ class DiversePicker:
         return (int(rows[k]) for k in farthest_point_order(_standardise(x), start))
 
 
-def make_picker(strategy: str, features: np.ndarray | None = None,
-                feature_rows: np.ndarray | None = None) -> Picker:
-    """The picker named ``strategy``; "diverse" without ``features`` warns and picks at random."""
-    if strategy == "diverse" and features is not None:
-        return DiversePicker(features, feature_rows)
-    if strategy == "diverse":
-        msg = ("selection strategy 'diverse' needs per-frame descriptor features, none were "
-               "given; falling back to 'random'")
-        warnings.warn(msg, stacklevel=2)
-        return RandomPicker((msg,))
-    if strategy == "random":
-        return RandomPicker()
-    if strategy == "highest":
-        return HighestPicker()
-    raise SelectionError(f"unknown selection strategy {strategy!r}; choose random, highest, diverse")
+PICKERS: dict[str, Callable[[], Picker]] = {"random": RandomPicker, "highest": HighestPicker,
+                                            "diverse": DiversePicker}
 
 
 def farthest_point_order(features: np.ndarray, start: int) -> Iterator[int]:

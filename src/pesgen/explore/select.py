@@ -95,13 +95,10 @@ class Counts:
     def total(self) -> int:
         return self.accurate + self.candidate + self.failed
 
-    def ratio(self, name: str) -> float:
-        """Fraction of the frames in class ``name`` (NaN when there are none)."""
-        return getattr(self, name) / self.total if self.total else math.nan
-
     @property
     def accurate_ratio(self) -> float:
-        return self.ratio("accurate")
+        """Fraction of accurate frames (NaN when there are none)."""
+        return self.accurate / self.total if self.total else math.nan
 
     @classmethod
     def of(cls, labels: np.ndarray) -> Counts:
@@ -163,7 +160,7 @@ def select(
             temperature_target and pressure_target for per-condition counts when present).
         classifier: e.g. :class:`~pesgen.explore.classify.TrustLevels` or ``AdaptiveLower``.
         cap: a :class:`LabelCap` or an int K.
-        picker: the candidates' order (:func:`~pesgen.explore.pick.make_picker`); default random.
+        picker: the candidates' order (:data:`~pesgen.explore.pick.PICKERS`); default random.
         rng: numpy generator handed to the picker; default ``np.random.default_rng(0)``.
         filters: structure filters; they need frames (taken from a Record automatically).
         frames: callable rows -> list of Atoms (default: the Record's ``frames``).
@@ -188,15 +185,15 @@ def select(
     for name, rows in _systems(column(columns, "system").astype(str)):
         rows = rows[active[rows]]
         sub = {key: np.asarray(values)[rows] for key, values in columns.items() if "devi" in key}
-        labels[rows] = lab = classifier.classify(sub, name)
+        lab, f_lo, v_lo = classifier.classify(sub, name)
+        labels[rows] = lab
         counts = Counts.of(lab)
         cand = rows[lab == CANDIDATE]
         want = cap.number(counts.accurate_ratio if counts.total else 0.0, len(cand))
         order = picker.order(cand, f[cand], rng) if want > 0 and len(cand) else ()
         chosen, rejected = _take(order, want, filters, frames)
         per_system[name] = SystemSelection(counts, cap.cap(counts.accurate_ratio) if counts.total
-                                           else cap.max_per_system, chosen, rejected,
-                                           *classifier.levels(sub, name))
+                                           else cap.max_per_system, chosen, rejected, f_lo, v_lo)
         if rejected:
             messages.append(f"system {name}: {len(rejected)} candidate(s) rejected by filters")
     selected = [p.selected for p in per_system.values()]

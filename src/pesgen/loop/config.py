@@ -177,8 +177,7 @@ class ConvergenceSettings(_Strict):
     accurate_ratio: float = Field(0.99, gt=0, le=1)
     n_consecutive: int = Field(1, ge=1)
     min_candidates: int = Field(0, ge=0, description="0 disables the rule")
-    conv_tolerance: float | None = Field(None, gt=0, description="with selection.adaptive_lower: converged when the "
-                                         "adapted f_lo moves less than this, eV/Å (DP-GEN2's conv_tolerance)")
+    conv_tolerance: float | None = Field(None, gt=0, description="eV/Å; adaptive lower: converged when f_lo moves less")
     min_iterations_per_stage: int = Field(1, ge=1)
     max_iterations_per_stage: int = Field(10, ge=1)
 

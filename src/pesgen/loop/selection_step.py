@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from pesgen.explore.filters import MinDistanceFilter
-from pesgen.explore.pick import DiversePicker, make_picker
+from pesgen.explore.pick import PICKERS, DiversePicker
 from pesgen.explore.records import read_record
 from pesgen.explore.select import select
 from pesgen.loop.context import RunContext
@@ -29,7 +29,7 @@ def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
     stage_index = ctx.schedule.stage_of(iteration)
     stage = ctx.schedule.stages[stage_index]
     picker = (DiversePicker.of_record(rec, s.f_hi, lambda: load(ctx.run.model_path(iteration)))
-              if s.strategy == "diverse" else make_picker(s.strategy))
+              if s.strategy == "diverse" else PICKERS[s.strategy]())
     filters = [MinDistanceFilter(s.min_distance)] if s.min_distance else []
     rng = np.random.default_rng(step_seed(ctx.cfg.seed, iteration, "select"))
     sel = select(rec, s.classifier(), stage.label_cap, picker, rng, filters, skip_steps=s.skip_steps)
