@@ -33,10 +33,9 @@ from ase.md.langevin import Langevin as AseLangevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 import pesgen
-from pesgen.explore.classify import TrustLevels
 from pesgen.explore.md import Langevin, MDSampler
 from pesgen.explore.pick import PICKERS, DiversePicker
-from pesgen.explore.select import select
+from pesgen.explore.select import TrustLevels, select
 
 MODEL = {"rcut": 5.0, "rcut_smth": 1.0, "neuron": [8, 16, 32], "axis_neuron": 4, "fitting_neuron": [32, 32, 32]}
 

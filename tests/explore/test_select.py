@@ -6,12 +6,20 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from pesgen.explore.classify import ACCURATE, CANDIDATE, FAILED, SKIPPED, AdaptiveLower, TrustLevels
 from pesgen.explore.errors import SelectionError
 from pesgen.explore.filters import CellShapeFilter, MinDistanceFilter
 from pesgen.explore.pick import DiversePicker, HighestPicker, RandomPicker, farthest_point_order
 from pesgen.explore.records import RecordWriter, read_record
-from pesgen.explore.select import LabelCap, select
+from pesgen.explore.select import (
+    ACCURATE,
+    CANDIDATE,
+    FAILED,
+    SKIPPED,
+    AdaptiveLower,
+    LabelCap,
+    TrustLevels,
+    select,
+)
 
 
 def synthetic(rng, n_per_system=(300, 200, 7), temps=(300.0, 600.0), pressures=(np.nan, 1000.0)):

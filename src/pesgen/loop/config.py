@@ -29,8 +29,7 @@ from typing import Any, Literal
 from ase.data import atomic_numbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pesgen.explore.classify import AdaptiveLower, Classifier, TrustLevels
-from pesgen.explore.select import LabelCap
+from pesgen.explore.select import AdaptiveLower, Classifier, LabelCap, TrustLevels
 from pesgen.loop.errors import ConfigError
 from pesgen.training.config import TrainSettings
 
