@@ -35,11 +35,11 @@ from ase.build import fcc111, hcp0001
 
 sys.path.insert(0, str(Path(__file__).parent))
 from heldout import HeldoutSet, cached_set, category_rng, labelled, md_frames, rattled, scaled, summary  # noqa: E402
-from pesgen.explore.crystals import crystal  # noqa: E402
 from pesgen.label import make_labeler  # noqa: E402
-from pesgen.validate.alloys import build_prototype  # noqa: E402
+from pesgen.structures.alloys import build_prototype  # noqa: E402
+from pesgen.structures.crystals import crystal, reference_volume  # noqa: E402
+from pesgen.structures.crystals import crystal_at_volume as build_crystal  # noqa: E402
 from pesgen.validate.calculators import LabelerCalculator  # noqa: E402
-from pesgen.validate.structures import build_crystal, reference_volume  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "almg-meam" / "config.toml"
 VERSION = 1

@@ -30,7 +30,7 @@ from ase.calculators.emt import EMT
 
 sys.path.insert(0, str(Path(__file__).parent))
 from heldout import HeldoutSet, cached_set, category_rng, labelled, md_frames, rattled, scaled, summary  # noqa: E402
-from pesgen.explore.crystals import crystal  # noqa: E402
+from pesgen.structures.crystals import crystal  # noqa: E402
 
 A_FCC = 4.05  # Å, EMT Al is within 0.5 % of this
 VERSION = 2

@@ -10,7 +10,8 @@ from ase.calculators.emt import EMT
 from ase.eos import EquationOfState
 from ase.units import GPa
 
-from pesgen.validate.alloys import alloy_properties, build_prototype
+from pesgen.structures.alloys import build_prototype
+from pesgen.validate.alloys import alloy_properties
 from pesgen.validate.calculators import LabelerCalculator, make_reference_calculator, parse_reference
 from pesgen.validate.defects import point_defects, supercell, vacancy_cell
 from pesgen.validate.elastic import elastic_constants

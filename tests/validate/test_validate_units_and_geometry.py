@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 from ase.units import GPa, J
 
-from pesgen.validate.alloys import PROTOTYPES, build_prototype, inequivalent_sites
+from pesgen.structures.alloys import PROTOTYPES, build_prototype
+from pesgen.structures.crystals import crystal_at_volume
+from pesgen.structures.errors import StructureSpecError
+from pesgen.structures.surfaces import distinct_miller_indices
+from pesgen.validate.alloys import inequivalent_sites
+from pesgen.validate.config import CRYSTALS
 from pesgen.validate.elastic import independent_constants, strain_matrix, voigt_moduli
-from pesgen.validate.errors import ValidationInputError
 from pesgen.validate.liquid import diffusion_coefficient, unwrap
 from pesgen.validate.stacking import EV_PER_A2_IN_J_PER_M2, close_packed_column, fault_sequences
-from pesgen.validate.structures import CRYSTALS, build_crystal
-from pesgen.validate.surfaces import distinct_miller_indices
 
 
 def test_units():
@@ -24,7 +26,7 @@ def test_units():
 
 @pytest.mark.parametrize("name", CRYSTALS)
 def test_crystals_have_the_asked_volume_and_coordination(name):
-    atoms = build_crystal("Al", name, 16.5)
+    atoms = crystal_at_volume("Al", name, 16.5)
     assert atoms.get_volume() / len(atoms) == pytest.approx(16.5)
     from ase.neighborlist import neighbor_list
 
@@ -35,16 +37,16 @@ def test_crystals_have_the_asked_volume_and_coordination(name):
 
 
 def test_unknown_crystal_is_named():
-    with pytest.raises(ValidationInputError, match="wurtzite"):
-        build_crystal("Al", "wurtzite")
+    with pytest.raises(StructureSpecError, match="wurtzite"):
+        crystal_at_volume("Al", "wurtzite")
 
 
 def test_distinct_miller_indices_of_cubic_and_hexagonal():
-    fcc = build_crystal("Al", "fcc", 16.5, cubic=True)
+    fcc = crystal_at_volume("Al", "fcc", 16.5, cubic=True)
     assert distinct_miller_indices(fcc, 1) == [(1, 0, 0), (1, 1, 0), (1, 1, 1)]
     # the paper's Al set: all distinct surfaces with indices up to 3 (13 of them)
     assert len(distinct_miller_indices(fcc, 3)) == 13
-    hcp = build_crystal("Mg", "hcp", 23.0)
+    hcp = crystal_at_volume("Mg", "hcp", 23.0)
     low = distinct_miller_indices(hcp, 1)
     assert (0, 0, 1) in low and (1, 0, 0) in low and len(low) == 5  # (0001) {10-10} {11-20} {10-11} {11-21}
 

@@ -1,4 +1,4 @@
-"""Exceptions of the exploration sub-package (structures, records, selection, stages).
+"""Exceptions of the exploration sub-package (records, selection, stages).
 
 Every error names the structure, key or file at fault so a user can fix the input.
 """
@@ -8,10 +8,6 @@ from __future__ import annotations
 
 class ExploreError(Exception):
     """Base class of all exploration errors."""
-
-
-class StructureSpecError(ExploreError, ValueError):
-    """An initial-structure specification is invalid (bad element, lattice, key, range...)."""
 
 
 class RecordError(ExploreError):

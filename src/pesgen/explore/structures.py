@@ -4,12 +4,12 @@ A config layer passes a dict (parsed from TOML) to :meth:`InitialStructureSpec.f
 calls :func:`generate_initial_structures`. The pipeline follows the paper:
 
 1. base structures: perfect crystals (fcc, hcp, dhcp, bcc, sc, diamond supercells;
-   :mod:`pesgen.explore.crystals`), crystals with two halves rigidly displaced
-   (:mod:`pesgen.explore.displace`) and optional slabs (:mod:`pesgen.explore.surfaces`);
+   :mod:`pesgen.structures.crystals`), crystals with two halves rigidly displaced
+   (:mod:`pesgen.structures.displace`) and optional slabs (:mod:`pesgen.structures.surfaces`);
 2. random alloys: each base structure is also occupied at random with every composition
-   (:mod:`pesgen.explore.alloys`), ``n`` realisations each; the pure base is kept;
+   (:mod:`pesgen.structures.alloys`), ``n`` realisations each; the pure base is kept;
 3. each structure is scaled by every alpha and perturbed ``n`` times by sigma_a, sigma_c
-   (:mod:`pesgen.explore.perturb`).
+   (:mod:`pesgen.structures.perturb`).
 
 Example (the paper's Al-Mg setup, small)::
 
@@ -41,13 +41,13 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from pesgen.explore.alloys import composition_counts, random_alloy
-from pesgen.explore.crystals import CELL_KINDS, LATTICES, crystal, lattice_constants
-from pesgen.explore.displace import DISPLACEMENT_MODES, displaced_crystals, displacement_values
-from pesgen.explore.errors import StructureSpecError
-from pesgen.explore.orient import parse_plane
-from pesgen.explore.perturb import alpha_values, scaled_and_perturbed
-from pesgen.explore.surfaces import slab
+from pesgen.structures.alloys import composition_counts, random_alloy
+from pesgen.structures.crystals import CELL_KINDS, LATTICES, crystal, lattice_constants
+from pesgen.structures.displace import DISPLACEMENT_MODES, displaced_crystals, displacement_values
+from pesgen.structures.errors import StructureSpecError
+from pesgen.structures.orient import oriented_crystal, parse_plane
+from pesgen.structures.perturb import alpha_values, scaled_and_perturbed
+from pesgen.structures.surfaces import slab
 
 
 def _from_mapping(cls: type, data: Any, where: str) -> Any:
@@ -111,7 +111,7 @@ class CrystalSpec:
         lattices: any of fcc, hcp, dhcp, bcc, sc, diamond.
         size: supercell repetitions of the unit cell (three integers).
         a: lattice constant in Å, one for all lattices or a table lattice -> a; derived from
-            ASE's reference data where absent (see :mod:`pesgen.explore.crystals`).
+            ASE's reference data where absent (see :mod:`pesgen.structures.crystals`).
         c: hexagonal c in Å (a number or a table lattice -> c).
         cell: "conventional" (default), "primitive" or "orthogonal".
     """
@@ -147,7 +147,7 @@ class CrystalSpec:
 
 @dataclass
 class DisplaceSpec:
-    """Crystals whose two halves are rigidly displaced (see :mod:`pesgen.explore.displace`).
+    """Crystals whose two halves are rigidly displaced (see :mod:`pesgen.structures.displace`).
 
     Attributes:
         element, lattice: the crystal.
@@ -203,7 +203,7 @@ class DisplaceSpec:
 
 @dataclass
 class SurfaceSpec:
-    """Slabs with vacuum (see :mod:`pesgen.explore.surfaces`).
+    """Slabs with vacuum (see :mod:`pesgen.structures.surfaces`).
 
     Attributes:
         element, lattice: the crystal.
@@ -237,8 +237,9 @@ class SurfaceSpec:
     def build(self) -> list[Atoms]:
         """One slab per plane."""
         return [
-            slab(self.element, self.lattice, p, layers=self.layers, vacuum=self.vacuum,
-                 size=self.size, a=self.a, c=self.c)  # type: ignore[arg-type]
+            slab(oriented_crystal(self.element, self.lattice, p, layers=self.layers,
+                                  size=self.size, a=self.a, c=self.c),  # type: ignore[arg-type]
+                 vacuum=self.vacuum)
             for p in self.planes
         ]
 
@@ -296,7 +297,7 @@ class ScaleSpec:
 
 @dataclass
 class PerturbSpec:
-    """Random perturbation (see :mod:`pesgen.explore.perturb`).
+    """Random perturbation (see :mod:`pesgen.structures.perturb`).
 
     Attributes:
         n: perturbed copies of each (structure, alpha).

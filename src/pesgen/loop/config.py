@@ -283,8 +283,8 @@ def _resolve(base: Path, value: str) -> str:
 
 def _semantic_problems(cfg: RunConfig, base: Path) -> list[tuple[str, str]]:
     """Checks that need other sub-packages: elements, structures, labeler, executor, stages."""
-    from pesgen.explore.errors import ExploreError
     from pesgen.label.errors import LabelerConfigError
+    from pesgen.structures.errors import StructureSpecError
 
     problems: list[tuple[str, str]] = []
     for k, el in enumerate(cfg.elements):
@@ -306,7 +306,7 @@ def _semantic_problems(cfg: RunConfig, base: Path) -> list[tuple[str, str]]:
         try:
             spec = InitialStructureSpec.from_dict(init.structures, where="initial.structures")
             structures = generate_initial_structures(spec)
-        except ExploreError as exc:
+        except StructureSpecError as exc:
             text = str(exc)
             key, _, msg = text.partition(": ")
             problems.append((key if key.startswith("initial.structures") else "initial.structures",

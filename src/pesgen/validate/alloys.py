@@ -1,5 +1,6 @@
 """Ordered alloys: formation energy (eV/atom), volume per atom (Å^3/atom) and vacancy formation
-energies (eV) of relaxed ordered structures, from files or built-in A-B prototypes.
+energies (eV) of relaxed ordered structures, from files or the built-in A-B prototypes of
+:mod:`pesgen.structures.alloys`.
 
 E_af = E_0(alloy) - sum_i c_i mu_i, with mu_i the lowest equilibrium energy per atom of element i
 among fcc, hcp and bcc on the same side (the paper's E_0(c_Mg) - c_Mg E_Mg - (1 - c_Mg) E_Al).
@@ -20,53 +21,6 @@ from ase.io import read
 from pesgen.validate.errors import ValidationInputError
 from pesgen.validate.relax import relax
 from pesgen.validate.side import Side
-from pesgen.validate.structures import IDEAL_C_OVER_A, reference_volume
-
-#: Built-in prototypes: name -> builder(A, B, volume per atom) (Strukturbericht names).
-PROTOTYPES = ("L1_2-A3B", "L1_2-AB3", "L1_0-AB", "B2-AB", "D0_19-A3B", "D0_19-AB3")
-
-
-def _l12(a_sym: str, b_sym: str, v: float) -> Atoms:
-    a = (4 * v) ** (1 / 3)
-    return Atoms(b_sym + a_sym * 3, scaled_positions=[[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
-                 cell=[a, a, a], pbc=True)
-
-
-def _l10(a_sym: str, b_sym: str, v: float) -> Atoms:
-    a = (4 * v) ** (1 / 3)
-    return Atoms(a_sym * 2 + b_sym * 2, scaled_positions=[[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
-                 cell=[a, a, a], pbc=True)
-
-
-def _b2(a_sym: str, b_sym: str, v: float) -> Atoms:
-    a = (2 * v) ** (1 / 3)
-    return Atoms(a_sym + b_sym, scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[a, a, a], pbc=True)
-
-
-def _d019(a_sym: str, b_sym: str, v: float) -> Atoms:
-    # Ni3Sn type, P6_3/mmc: B on 2c, A on 6h (x, 2x, 1/4) with x = 5/6, ideal hcp positions
-    a = (4 * v / (np.sqrt(3) * IDEAL_C_OVER_A)) ** (1 / 3)
-    c = IDEAL_C_OVER_A * a
-    cell = [[2 * a, 0, 0], [-a, a * np.sqrt(3), 0], [0, 0, c]]
-    frac = [[1 / 3, 2 / 3, 1 / 4], [2 / 3, 1 / 3, 3 / 4],
-            [5 / 6, 2 / 3, 1 / 4], [1 / 3, 1 / 6, 1 / 4], [5 / 6, 1 / 6, 1 / 4],
-            [1 / 6, 1 / 3, 3 / 4], [2 / 3, 5 / 6, 3 / 4], [1 / 6, 5 / 6, 3 / 4]]
-    return Atoms(b_sym * 2 + a_sym * 6, scaled_positions=frac, cell=cell, pbc=True)
-
-
-def build_prototype(name: str, a_sym: str, b_sym: str, volume_per_atom: float | None = None) -> Atoms:
-    """A built-in ordered A-B structure of :data:`PROTOTYPES` at ``volume_per_atom`` Å^3
-    (default: the composition average of the elements' reference volumes)."""
-    kind, formula = name.split("-") if name.count("-") == 1 else (name, "")
-    if name not in PROTOTYPES:
-        raise ValidationInputError(f"unknown alloy prototype {name!r}; known: {list(PROTOTYPES)}")
-    if formula.startswith("AB") and formula != "AB":  # AB3: swap roles
-        a_sym, b_sym = b_sym, a_sym
-    builder = {"L1_2": _l12, "L1_0": _l10, "B2": _b2, "D0_19": _d019}[kind]
-    trial = builder(a_sym, b_sym, 1.0)
-    if volume_per_atom is None:
-        volume_per_atom = float(np.mean([reference_volume(s) for s in trial.get_chemical_symbols()]))
-    return builder(a_sym, b_sym, volume_per_atom)
 
 
 def read_structure(path: str | Path) -> Atoms:
@@ -125,5 +79,4 @@ def alloy_properties(side: Side, name: str, atoms: Atoms, vacancies: bool = True
     return out
 
 
-__all__ = ["PROTOTYPES", "alloy_properties", "build_prototype", "chemical_potentials",
-           "inequivalent_sites", "read_structure"]
+__all__ = ["alloy_properties", "chemical_potentials", "inequivalent_sites", "read_structure"]

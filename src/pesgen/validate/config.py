@@ -20,9 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pesgen.validate.alloys import PROTOTYPES
+from pesgen.structures.alloys import PROTOTYPES
 from pesgen.validate.errors import ValidationConfigError
-from pesgen.validate.structures import CRYSTALS
 
 PropertyName = Literal["equilibrium", "eos", "elastic", "defects", "stacking", "surfaces", "phonons",
                        "liquid", "alloys", "melting"]
@@ -33,6 +32,8 @@ DEFAULT_PROPERTIES: tuple[str, ...] = ("equilibrium", "eos", "elastic", "defects
 ALL_PROPERTIES: tuple[str, ...] = DEFAULT_PROPERTIES + ("liquid", "alloys", "melting")
 
 Lattice = Literal["fcc", "hcp", "bcc"]
+#: The crystals of the equilibrium and equation-of-state tests (the paper's Fig. 4 set).
+CRYSTALS = ("fcc", "hcp", "bcc", "sc", "diamond", "dhcp")
 
 
 class _Section(BaseModel):

@@ -19,8 +19,8 @@ from ase.md.langevin import Langevin
 from ase.md.nptberendsen import NPTBerendsen
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
+from pesgen.structures.crystals import crystal_at_volume
 from pesgen.validate.side import Side
-from pesgen.validate.structures import build_crystal
 
 #: Å^2/fs in units of 10^-9 m^2/s
 A2_PER_FS_IN_1E9_M2_PER_S = 1e4
@@ -68,7 +68,7 @@ def liquid_properties(side: Side, element: str, settings: LiquidSettings) -> dic
     """``rdf_r`` (Å), ``rdf`` g(r), ``diffusion`` (10^-9 m^2/s), ``volume`` (Å^3/atom) and
     ``temperature`` (K, production mean) of the liquid at ``settings.temperature``."""
     v0 = side.volume_per_atom(element, "fcc")
-    atoms: Atoms = build_crystal(element, "fcc", v0 * 1.05, cubic=True).repeat(settings.supercell)
+    atoms: Atoms = crystal_at_volume(element, "fcc", v0 * 1.05, cubic=True).repeat(settings.supercell)
     atoms.calc = side.calc
     rng = np.random.default_rng(settings.seed)
     t = settings.temperature

@@ -33,8 +33,8 @@ from ase.md.langevin import Langevin
 from ase.md.nptberendsen import Inhomogeneous_NPTBerendsen, NPTBerendsen
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
+from pesgen.structures.crystals import crystal_at_volume
 from pesgen.validate.side import Side
-from pesgen.validate.structures import build_crystal
 
 #: 1 eV per atom in kJ/mol
 EV_PER_ATOM_IN_KJ_PER_MOL = units.mol / units.kJ
@@ -73,7 +73,7 @@ def _solid(side: Side, element: str, lattice: str, volume_factor: float) -> Atom
     if lattice == "hcp":
         cell = crystal.cell.cellpar()
         kw["c_over_a"] = float(cell[2] / cell[0])
-    return build_crystal(element, lattice, side.volume_per_atom(element, lattice) * volume_factor, cubic=True, **kw)
+    return crystal_at_volume(element, lattice, side.volume_per_atom(element, lattice) * volume_factor, cubic=True, **kw)
 
 
 def coexistence_cell(side: Side, element: str, settings: MeltingSettings) -> Atoms:

@@ -21,7 +21,9 @@ from typing import Any
 from ase.calculators.calculator import Calculator
 from threadpoolctl import threadpool_limits
 
-from pesgen.validate.alloys import PROTOTYPES, alloy_properties, build_prototype, read_structure
+from pesgen.structures.alloys import PROTOTYPES, build_prototype
+from pesgen.structures.crystals import ground_lattice
+from pesgen.validate.alloys import alloy_properties, read_structure
 from pesgen.validate.config import ALL_PROPERTIES, DEFAULT_PROPERTIES, ValidateConfig
 from pesgen.validate.defects import point_defects
 from pesgen.validate.elastic import elastic_constants
@@ -33,7 +35,6 @@ from pesgen.validate.phonons import dispersion
 from pesgen.validate.relax import RelaxSettings
 from pesgen.validate.side import Side
 from pesgen.validate.stacking import gsf_curve, stacking_faults
-from pesgen.validate.structures import ground_lattice
 from pesgen.validate.surfaces import surface_energies
 
 SIDES = ("model", "reference")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
+from pesgen.structures.crystals import crystal_at_volume, reference_volume
 from pesgen.validate.relax import RelaxSettings, relax
-from pesgen.validate.structures import build_crystal, reference_volume
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Side:
         """The relaxed (cell and positions, symmetry kept) primitive crystal; computed once."""
         key = (element, structure)
         if key not in self._crystals:
-            start = build_crystal(element, structure, reference_volume(element))
+            start = crystal_at_volume(element, structure, reference_volume(element))
             self._crystals[key] = relax(start, self.calc, cell=True, settings=self.relax_settings,
                                         name=f"{element} {structure} ({self.name})")
         atoms = self._crystals[key].copy()

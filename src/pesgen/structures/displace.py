@@ -2,7 +2,7 @@
 
 Construction (exact, periodic, one interface changed):
 
-1. Build the crystal oriented to the plane (:func:`pesgen.explore.orient.oriented_crystal`):
+1. Build the crystal oriented to the plane (:func:`pesgen.structures.orient.oriented_crystal`):
    a1, a2 lie in the plane, the plane normal n is along z; ``layers`` oriented cells are stacked.
 2. Sort the N atomic layers by height along n (bottom to top). The cut lies in the widest
    interlayer gap among the three gaps nearest the middle (below layer N//2 - 1, N//2 or
@@ -33,8 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-from pesgen.explore.errors import StructureSpecError
-from pesgen.explore.orient import LAYER_TOL, atomic_layers, oriented_crystal
+from pesgen.structures.errors import StructureSpecError
+from pesgen.structures.orient import LAYER_TOL, atomic_layers, oriented_crystal
 
 DISPLACEMENT_MODES: tuple[str, ...] = ("separate", "slide")
 

@@ -22,11 +22,8 @@ import numpy as np
 from ase import Atoms
 from ase.build import make_supercell
 
-from pesgen.explore.crystals import (
-    LATTICES,
-    crystal,
-)
-from pesgen.explore.errors import StructureSpecError
+from pesgen.structures.crystals import LATTICES, crystal
+from pesgen.structures.errors import StructureSpecError
 
 _HEXAGONAL = ("hcp", "dhcp")
 #: Atoms whose heights along the plane normal differ by less than this (Å) share a layer.

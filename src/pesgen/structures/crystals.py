@@ -1,4 +1,5 @@
-"""Stable crystal structures of one element (Fig. 1(a.1)(I) of the DP-GEN paper).
+"""Crystal structures of one element: the exploration's stable crystals (Fig. 1(a.1)(I) of the
+DP-GEN paper) and the validation's prototypes (Fig. 4) at a given volume per atom.
 
 Lattices: fcc, hcp, dhcp (ABAC stacking), bcc, sc (simple cubic), diamond. Lattice constants are
 given by the caller or derived from ASE's reference data (``ase.data.reference_states``):
@@ -18,6 +19,8 @@ given by the caller or derived from ASE's reference data (``ase.data.reference_s
 
 The derived constants are a starting guess only (the exploration scales them by alpha and runs
 MD, possibly at constant pressure); give ``a`` (and ``c``) explicitly where they are known.
+The validation builds its prototypes at one volume per atom instead (:func:`crystal_at_volume`,
+from :func:`reference_volume` before it relaxes them), so all start at the same density.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 from ase.build import bulk, make_supercell
-from ase.data import atomic_numbers, reference_states
+from ase.data import atomic_numbers, covalent_radii, reference_states
 
-from pesgen.explore.errors import StructureSpecError
+from pesgen.structures.errors import StructureSpecError
 
 #: The lattices this module builds.
 LATTICES: tuple[str, ...] = ("fcc", "hcp", "dhcp", "bcc", "sc", "diamond")
@@ -40,7 +43,8 @@ COORDINATION: dict[str, int] = {"fcc": 12, "hcp": 12, "dhcp": 12, "bcc": 8, "sc"
 
 _CLOSE_PACKED_LIKE = frozenset({"fcc", "hcp", "dhcp", "bcc"})
 _HEXAGONAL = frozenset({"hcp", "dhcp"})
-_IDEAL_C_OVER_A = math.sqrt(8.0 / 3.0)
+#: Ideal hexagonal c/a of close-packed spheres, sqrt(8/3).
+IDEAL_C_OVER_A = math.sqrt(8.0 / 3.0)
 #: Pauling's bond-length / bond-order constant, Å (L. Pauling, JACS 69, 542 (1947)).
 PAULING_CONSTANT = 0.60
 
@@ -133,7 +137,7 @@ def _reference(element: str) -> LatticeConstants:
             f"{symmetry!r}); give the lattice constant 'a' (and 'c' for hcp/dhcp) explicitly"
         )
     a = float(ref["a"])
-    c = float(ref.get("c/a", _IDEAL_C_OVER_A)) * a if symmetry == "hcp" else None
+    c = float(ref.get("c/a", IDEAL_C_OVER_A)) * a if symmetry == "hcp" else None
     return LatticeConstants(element, symmetry, a, c, "reference")
 
 
@@ -163,7 +167,7 @@ def lattice_constants(
     layers_factor = 2.0 if lattice == "dhcp" else 1.0
     if a is not None:
         if hexagonal and c is None:
-            c_over_a = _IDEAL_C_OVER_A
+            c_over_a = IDEAL_C_OVER_A
             try:
                 ref = _reference(element)
                 if ref.lattice == "hcp":
@@ -180,7 +184,7 @@ def lattice_constants(
     if hexagonal:
         c_over_a = (c / layers_factor) if c is not None else None  # absolute c given: solve below
         if c is None:
-            c_over_a = ref.c / ref.a if ref.lattice == "hcp" else _IDEAL_C_OVER_A  # type: ignore
+            c_over_a = ref.c / ref.a if ref.lattice == "hcp" else IDEAL_C_OVER_A  # type: ignore
     if ref.lattice == lattice or (ref.lattice == "hcp" and lattice == "dhcp"):
         a_t = ref.a
         c_t = None
@@ -190,15 +194,10 @@ def lattice_constants(
 
     if ref.lattice in _CLOSE_PACKED_LIKE and lattice in _CLOSE_PACKED_LIKE:
         v = ref.atomic_volume
-        if hexagonal:
-            if c is not None:  # V = sqrt(3)/4 a^2 c_hcp  with c_hcp = c / layers_factor
-                a_t = math.sqrt(4.0 * v / (math.sqrt(3.0) * c / layers_factor))
-                return LatticeConstants(element, lattice, a_t, float(c), "equal-volume")
-            a_t = (4.0 * v / (math.sqrt(3.0) * c_over_a)) ** (1.0 / 3.0)  # type: ignore[operator]
-            return LatticeConstants(element, lattice, a_t, c_over_a * a_t * layers_factor,
-                                    "equal-volume")
-        a_t = (v * _atoms_per_conventional_cell(lattice)) ** (1.0 / 3.0)
-        return LatticeConstants(element, lattice, a_t, None, "equal-volume")
+        if hexagonal and c is not None:  # V = sqrt(3)/4 a^2 c_hcp  with c_hcp = c / layers_factor
+            a_t = math.sqrt(4.0 * v / (math.sqrt(3.0) * c / layers_factor))
+            return LatticeConstants(element, lattice, a_t, float(c), "equal-volume")
+        return constants_at_volume(element, lattice, v, c_over_a or IDEAL_C_OVER_A, "equal-volume")
 
     d_t = ref.nearest_neighbour_distance + PAULING_CONSTANT * math.log10(
         COORDINATION[lattice] / COORDINATION[ref.lattice]
@@ -214,6 +213,35 @@ def lattice_constants(
         return LatticeConstants(element, lattice, a_t, c_over_a * a_t * layers_factor, "pauling")
     a_t = d_t / _nn_factor(lattice)
     return LatticeConstants(element, lattice, a_t, None, "pauling")
+
+
+def constants_at_volume(element: str, lattice: str, volume_per_atom: float,
+                        c_over_a: float = IDEAL_C_OVER_A, source: str = "volume") -> LatticeConstants:
+    """The constants of ``lattice`` at ``volume_per_atom`` Å^3 (hcp/dhcp: c/a per two layers)."""
+    v = volume_per_atom
+    if lattice in _HEXAGONAL:
+        a = (4.0 * v / (math.sqrt(3.0) * c_over_a)) ** (1.0 / 3.0)
+        return LatticeConstants(element, lattice, a, c_over_a * a * (2.0 if lattice == "dhcp" else 1.0),
+                                source)
+    return LatticeConstants(element, lattice, (v * _atoms_per_conventional_cell(lattice)) ** (1.0 / 3.0),
+                            None, source)
+
+
+def reference_volume(element: str) -> float:
+    """A starting volume per atom (Å^3): that of ASE's reference fcc, hcp, bcc or diamond crystal
+    of the element, else that of close-packed spheres (packing 0.74) of its covalent radius."""
+    z = _check_element(element)
+    state = reference_states[z] or {}
+    if state.get("symmetry") in ("fcc", "hcp", "bcc", "diamond") and state.get("a"):
+        return _reference(element).atomic_volume
+    return 4 / 3 * np.pi * covalent_radii[z] ** 3 / 0.74
+
+
+def ground_lattice(element: str) -> str:
+    """``"fcc"``, ``"hcp"`` or ``"bcc"``: ASE's reference crystal of the element (fcc otherwise)."""
+    state = reference_states[atomic_numbers[element]] or {}
+    sym = state.get("symmetry")
+    return sym if sym in ("fcc", "hcp", "bcc") else "fcc"
 
 
 def _dhcp_cell(element: str, a: float, c: float) -> Atoms:
@@ -236,6 +264,23 @@ def unit_cell(element: str, lattice: str, constants: LatticeConstants, cell: str
             atoms = make_supercell(atoms, [[1, 0, 0], [1, 2, 0], [0, 0, 1]])
         return atoms
     return bulk(element, lattice, a=a, cubic=cell in ("conventional", "orthogonal"))
+
+
+def crystal_at_volume(element: str, lattice: str, volume_per_atom: float | None = None, *,
+                      c_over_a: float = IDEAL_C_OVER_A, cubic: bool = False) -> Atoms:
+    """The unit cell of ``lattice`` at ``volume_per_atom`` Å^3 (default :func:`reference_volume`).
+
+    Primitive cells unless ``cubic`` (the conventional cubic cell of fcc/bcc/diamond, ASE's
+    orthorhombic hcp cell). hcp/dhcp take ``c_over_a`` per two layers (dhcp: c = 2 (c/a) a).
+    """
+    _check_lattice(lattice)
+    v = reference_volume(element) if volume_per_atom is None else float(volume_per_atom)
+    if v <= 0:
+        raise StructureSpecError(f"volume per atom must be positive, got {v}")
+    constants = constants_at_volume(element, lattice, v, c_over_a)
+    if cubic and lattice == "hcp":
+        return bulk(element, "hcp", a=constants.a, c=constants.c, orthorhombic=True)
+    return unit_cell(element, lattice, constants, "conventional" if cubic else "primitive")
 
 
 def _check_size(size: object, what: str) -> tuple[int, int, int]:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-from pesgen.explore.errors import StructureSpecError
+from pesgen.structures.errors import StructureSpecError
 
 
 def _check_nonnegative(name: str, value: float) -> float:
