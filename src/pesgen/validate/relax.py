@@ -69,10 +69,3 @@ def relax(atoms: Atoms, calc: Calculator, *, cell: bool, settings: RelaxSettings
     work.set_constraint()
     return work
 
-
-def energy_of(atoms: Atoms, calc: Calculator) -> float:
-    """Potential energy (eV) of a copy of ``atoms`` with ``calc``, positions unchanged."""
-    work = atoms.copy()
-    work.set_constraint()
-    work.calc = calc
-    return float(work.get_potential_energy())
