@@ -71,9 +71,7 @@ def slab(bulk: Atoms, vacuum: float = 10.0) -> Atoms:
 def distinct_miller_indices(atoms: Atoms, max_index: int, symprec: float = 1e-3) -> list[tuple[int, int, int]]:
     """Symmetrically distinct (h, k, l) of ``atoms``' cell with max |index| <= ``max_index``,
     gcd 1, each named by the member of its orbit with the smallest largest index, then the
-    largest tuple (so (1, 0, 0) rather than (0, 0, -1))."""
-    if max_index < 1:
-        raise StructureSpecError(f"miller_max must be >= 1, got {max_index}")
+    largest tuple (so (1, 0, 0) rather than (0, 0, -1)); none when ``max_index`` < 1."""
     cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
     rotations = spglib.get_symmetry(cell, symprec=symprec)["rotations"]
     inverses = [np.rint(np.linalg.inv(w)).astype(int) for w in rotations]

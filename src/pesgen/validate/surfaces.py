@@ -12,6 +12,7 @@ from ase import Atoms
 
 from pesgen.structures.crystals import crystal_at_volume
 from pesgen.structures.surfaces import distinct_miller_indices, make_slab, slab_area
+from pesgen.validate.errors import ValidationInputError
 from pesgen.validate.relax import RelaxSettings, relax
 from pesgen.validate.side import Side
 from pesgen.validate.stacking import EV_PER_A2_IN_J_PER_M2
@@ -33,6 +34,8 @@ def surface_energies(side: Side, element: str, lattice: str, max_index: int, min
     in J/m^2, and the slab's ``atoms``."""
     conv = conventional_cell(side, element, lattice)
     e0 = side.energy_per_atom(element, lattice)
+    if max_index < 1:
+        raise ValidationInputError(f"miller_max must be >= 1, got {max_index}")
     out: dict[str, dict[str, float]] = {}
     for hkl in distinct_miller_indices(conv, max_index):
         slab = make_slab(conv, hkl, min_thickness, vacuum)
