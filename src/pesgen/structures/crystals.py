@@ -197,7 +197,7 @@ def lattice_constants(
         if hexagonal and c is not None:  # V = sqrt(3)/4 a^2 c_hcp  with c_hcp = c / layers_factor
             a_t = math.sqrt(4.0 * v / (math.sqrt(3.0) * c / layers_factor))
             return LatticeConstants(element, lattice, a_t, float(c), "equal-volume")
-        return constants_at_volume(element, lattice, v, c_over_a or IDEAL_C_OVER_A, "equal-volume")
+        return constants_at_volume(element, lattice, v, c_over_a if hexagonal else IDEAL_C_OVER_A, "equal-volume")
 
     d_t = ref.nearest_neighbour_distance + PAULING_CONSTANT * math.log10(
         COORDINATION[lattice] / COORDINATION[ref.lattice]
@@ -271,7 +271,8 @@ def crystal_at_volume(element: str, lattice: str, volume_per_atom: float | None 
     """The unit cell of ``lattice`` at ``volume_per_atom`` Å^3 (default :func:`reference_volume`).
 
     Primitive cells unless ``cubic`` (the conventional cubic cell of fcc/bcc/diamond, ASE's
-    orthorhombic hcp cell). hcp/dhcp take ``c_over_a`` per two layers (dhcp: c = 2 (c/a) a).
+    orthorhombic hcp cell: the mirror image of :func:`unit_cell`'s "orthogonal" one). hcp/dhcp
+    take ``c_over_a`` per two layers (dhcp: c = 2 (c/a) a).
     """
     _check_lattice(lattice)
     v = reference_volume(element) if volume_per_atom is None else float(volume_per_atom)
