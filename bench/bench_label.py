@@ -2,7 +2,7 @@
 
 Compares a bare in-process loop with the local process pool and a Dask LocalCluster (both
 2 workers), through the same ``run_label_task`` and ``concurrent.futures`` interface, and the
-full ``label_batch`` (which also writes every label to the SQLite store as it arrives).
+full ``LabelCampaign`` (which also writes every label to the SQLite store as it arrives).
 
 Prints a table (labels per minute, wall time per task) and the ratios; the overhead per task
 of an executor is ``wall x workers / N - bare time per label``: the worker time each task
@@ -26,7 +26,7 @@ from ase.build import bulk
 
 from pesgen.data.store import Provenance, Store
 from pesgen.execute import make_executor
-from pesgen.label import LabelPolicy, LabelTask, LammpsLabeler, label_batch, make_task_id
+from pesgen.label import LabelCampaign, LabelPolicy, LabelTask, LammpsLabeler, make_task_id
 from pesgen.label.task import run_label_task
 
 
@@ -59,7 +59,7 @@ def run_executor(config: dict, labeler, atoms_list, policy) -> tuple[float, floa
 
 
 def run_batch(config: dict, labeler, atoms_list, policy, folder: Path) -> float:
-    """Wall s of label_batch (store writes included), executor already warm."""
+    """Wall s of a LabelCampaign (store writes included), executor already warm."""
     tasks = [LabelTask(make_task_id(a, labeler.settings_hash(), 0, config["kind"]), a,
                        Provenance(origin="explored")) for a in atoms_list]
     store = Store(folder / f"store-{config['kind']}.db")
@@ -67,7 +67,7 @@ def run_batch(config: dict, labeler, atoms_list, policy, folder: Path) -> float:
         list(as_completed([ex.submit(run_label_task, labeler, a, "warm", policy)
                            for a in atoms_list[:8]]))
         t0 = time.perf_counter()
-        report = label_batch(tasks, labeler, store, ex, policy)
+        report = LabelCampaign(tasks, labeler, store, ex, policy).run()
         wall = time.perf_counter() - t0
     assert report.n_labeled == len(tasks) and len(store) == len(tasks)
     return wall
@@ -109,8 +109,8 @@ def main() -> None:
         ("bare loop (run_label_task)", 1, None, bare_task),
         (f"local pool, {w} workers", w, local_start, local_wall),
         (f"Dask LocalCluster, {w} workers", w, dask_start, dask_wall),
-        (f"label_batch + store, local {w}", w, None, local_batch),
-        (f"label_batch + store, Dask {w}", w, None, dask_batch),
+        (f"LabelCampaign + store, local {w}", w, None, local_batch),
+        (f"LabelCampaign + store, Dask {w}", w, None, dask_batch),
     ]
     print(f"MEAM (Jelinek 2012) labels of 32-atom Al-Mg cells, N = {n}; "
           f"{platform.node()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}")

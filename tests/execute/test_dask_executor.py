@@ -16,9 +16,9 @@ from pesgen.data.store import Provenance, Store
 from pesgen.execute import ExecutorConfigError, make_executor, make_jobqueue_cluster
 from pesgen.label import (
     FaultInjectingLabeler,
+    LabelCampaign,
     LabelTask,
     LammpsLabeler,
-    label_batch,
     make_task_id,
 )
 
@@ -52,7 +52,7 @@ def test_worker_killed_mid_run_labels_all_exactly_once(tmp_path):
                 os.kill(pid, signal.SIGKILL)  # a worker dies with a task in flight
                 killed[address] = pid
 
-        report = label_batch(tasks, labeler, store, ex, on_outcome=kill_one)
+        report = LabelCampaign(tasks, labeler, store, ex, on_outcome=kill_one).run()
         # the nanny restarted the killed worker: a different process now
         assert ex.client.run(os.getpid) != worker_pids
 

@@ -16,10 +16,10 @@ from pesgen.label import (
     FailedRatioExceeded,
     FailureBudget,
     FaultInjectingLabeler,
+    LabelCampaign,
     LabelerConfigError,
     LabelPolicy,
     LabelTask,
-    label_batch,
     make_task_id,
     run_label_task,
 )
@@ -109,8 +109,8 @@ def test_batch_records_failures_and_completes(tmp_path):
     tasks = make_tasks(faults, 10)
     store = Store(tmp_path / "store.db")
     with LocalExecutor(max_workers=2) as executor:
-        report = label_batch(tasks, LABELER, store, executor,
-                             LabelPolicy(timeout=3.0, workdir_root=str(tmp_path / "tasks")))
+        report = LabelCampaign(tasks, LABELER, store, executor,
+                               LabelPolicy(timeout=3.0, workdir_root=str(tmp_path / "tasks"))).run()
     assert (report.n_labeled, report.n_failed, report.n_skipped) == (5, 5, 0)
     assert report.failure_kinds == {"calculator-error": 1, "invalid-result": 2, "timeout": 1,
                                     "crash": 1}
@@ -131,7 +131,7 @@ def test_batch_records_failures_and_completes(tmp_path):
     assert frames[0].get_potential_energy() == pytest.approx(ref.energy)
 
     # a second run over the same tasks labels nothing again
-    again = label_batch(tasks, LABELER, store, SerialExecutor())
+    again = LabelCampaign(tasks, LABELER, store, SerialExecutor()).run()
     assert (again.n_skipped, again.n_labeled, again.n_failed) == (10, 0, 0)
     assert again.n_failed_before == 5 and again.failed_ratio == pytest.approx(0.5)
     assert len(store) == 5
@@ -153,15 +153,15 @@ def test_failed_ratio_stop(tmp_path):
     seen = []
     with pytest.raises(FailedRatioExceeded, match="3 of 8 labels failed in iteration 1"):
         with LocalExecutor(max_workers=1) as ex:
-            label_batch(tasks, FaultInjectingLabeler(EMTLabeler(), delay=0.2), store, ex,
-                        budget=budget, iteration=1, on_outcome=lambda t, o: seen.append(t))
+            LabelCampaign(tasks, FaultInjectingLabeler(EMTLabeler(), delay=0.2), store, ex,
+                          budget=budget, iteration=1, on_outcome=lambda t, o: seen.append(t)).run()
     # the stop came before the batch ended; everything finished before it is in the store
     assert store.count_failed() == 3 and len(seen) < 8
     assert len(store) + store.count_failed() == len(seen)
 
     # a healthy batch passes, and its report says the ratio
     ok_tasks = make_tasks({5: "raise"}, 8, iteration=2)
-    report = label_batch(ok_tasks, LABELER, store, SerialExecutor(), budget=budget, iteration=2)
+    report = LabelCampaign(ok_tasks, LABELER, store, SerialExecutor(), budget=budget, iteration=2).run()
     assert report.failed_ratio == pytest.approx(1 / 8)
 
 
@@ -170,7 +170,7 @@ def test_duplicate_task_ids_rejected(tmp_path):
 
     tasks = make_tasks({}, 2)
     with pytest.raises(DuplicateTaskError):
-        label_batch([tasks[0], tasks[0]], LABELER, Store(tmp_path / "s.db"), SerialExecutor())
+        LabelCampaign([tasks[0], tasks[0]], LABELER, Store(tmp_path / "s.db"), SerialExecutor()).run()
 
 
 def test_configuration_error_stops_the_batch(tmp_path):
@@ -179,7 +179,7 @@ def test_configuration_error_stops_the_batch(tmp_path):
     bad = LammpsLabeler(["Al"], pair_style="eam/alloy", pair_coeff="* * Al_zhou.eam.alloy Zz",
                         files=["Al_zhou.eam.alloy"])
     with pytest.raises(LabelerConfigError, match="LAMMPS rejected"):
-        label_batch(make_tasks({}, 3), bad, Store(tmp_path / "s.db"), SerialExecutor())
+        LabelCampaign(make_tasks({}, 3), bad, Store(tmp_path / "s.db"), SerialExecutor()).run()
 
 
 def test_task_ids_are_stable():

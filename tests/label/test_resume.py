@@ -19,9 +19,9 @@ from pesgen.data.store import Provenance, Store
 from pesgen.execute import LocalExecutor
 from pesgen.label import (
     FaultInjectingLabeler,
+    LabelCampaign,
     LabelTask,
     LammpsLabeler,
-    label_batch,
     make_task_id,
 )
 
@@ -29,7 +29,7 @@ DRIVER = textwrap.dedent("""
     import pickle, sys
     from pesgen.data.store import Store
     from pesgen.execute import LocalExecutor
-    from pesgen.label import label_batch, LabelPolicy
+    from pesgen.label import LabelCampaign, LabelPolicy
 
     if __name__ == "__main__":
         folder = sys.argv[1]
@@ -37,7 +37,7 @@ DRIVER = textwrap.dedent("""
             tasks, labeler = pickle.load(fh)
         store = Store(folder + "/store.db")
         with LocalExecutor(max_workers=2) as ex:
-            label_batch(tasks, labeler, store, ex, LabelPolicy(workdir_root=folder + "/tasks"))
+            LabelCampaign(tasks, labeler, store, ex, LabelPolicy(workdir_root=folder + "/tasks")).run()
     """)
 
 
@@ -75,8 +75,8 @@ def test_killed_driver_resumes_without_relabeling(tmp_path):
 
     seen = []
     with LocalExecutor(max_workers=2) as ex:
-        report = label_batch(tasks, labeler, store, ex,
-                             on_outcome=lambda task, outcome: seen.append(task.task_id))
+        report = LabelCampaign(tasks, labeler, store, ex,
+                               on_outcome=lambda task, outcome: seen.append(task.task_id)).run()
     assert report.n_skipped == len(done_before)
     assert set(seen) == {t.task_id for t in tasks} - done_before
     assert report.n_labeled == 16 - len(done_before) and report.n_failed == 0

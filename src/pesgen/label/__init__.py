@@ -2,17 +2,17 @@
 
 Public API::
 
-    from pesgen.label import make_labeler, label_batch, LabelTask, LabelPolicy, FailureBudget
+    from pesgen.label import make_labeler, LabelCampaign, LabelTask, LabelPolicy, FailureBudget
     labeler = make_labeler({"kind": "lammps", "preset": "meam-jelinek2012",
                             "elements": ["Al", "Mg"]})
     result = labeler.label(atoms)            # LabelResult(energy eV, forces eV/Å, stress eV/Å^3)
-    report = label_batch(tasks, labeler, store, executor=executor, policy=LabelPolicy(timeout=600))
+    report = LabelCampaign(tasks, labeler, store, executor=executor, policy=LabelPolicy(timeout=600)).run()
     FailureBudget(max_failed_ratio=0.2).check_report(report, iteration=3)
 """
 
 from pesgen.label.ase_calculator import AseCalculatorLabeler
 from pesgen.label.base import Labeler
-from pesgen.label.batch import BatchReport, LabelTask, label_batch, make_task_id
+from pesgen.label.campaign import CampaignReport, LabelCampaign, LabelTask, make_task_id
 from pesgen.label.emt import EMTLabeler
 from pesgen.label.errors import (
     CalculatorError,
@@ -36,10 +36,9 @@ from pesgen.label.result import LabelResult
 from pesgen.label.task import LabelPolicy, TaskOutcome, run_label_task
 
 __all__ = [
-    "AseCalculatorLabeler", "BatchReport", "CalculatorError", "EMTLabeler", "FailedRatioExceeded",
+    "AseCalculatorLabeler", "CalculatorError", "CampaignReport", "EMTLabeler", "FailedRatioExceeded",
     "FailureBudget", "FaultInjectingLabeler", "GpawLabeler", "InvalidResult", "InvalidStructure",
-    "LAMMPS_PRESETS", "LabelFailure", "LabelPolicy", "LabelResult", "LabelTask", "LabelTimeout",
+    "LAMMPS_PRESETS", "LabelCampaign", "LabelFailure", "LabelPolicy", "LabelResult", "LabelTask", "LabelTimeout",
     "Labeler", "LabelerConfigError", "LammpsLabeler", "PotentialFileNotFound", "ProcessCrash",
-    "SCFNotConverged", "TaskOutcome", "label_batch", "make_labeler", "make_task_id",
-    "run_label_task",
+    "SCFNotConverged", "TaskOutcome", "make_labeler", "make_task_id", "run_label_task",
 ]

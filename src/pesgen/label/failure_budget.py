@@ -47,7 +47,7 @@ class FailureBudget:
         return ratio
 
     def check_report(self, report, iteration: int | None = None) -> float:
-        """:meth:`check` on a :class:`pesgen.label.batch.BatchReport` (all its tasks, those
+        """:meth:`check` on a :class:`pesgen.label.campaign.CampaignReport` (all its tasks, those
         failed in earlier runs included)."""
         return self.check(report.n_failed_total, report.n_tasks, iteration,
                           report.failure_kinds)

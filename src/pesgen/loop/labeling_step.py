@@ -1,8 +1,8 @@
 """LABEL: reference labels of the selected frames (and of the initial structures), into the store.
 
-Labels go through :func:`pesgen.label.label_batch`, which writes each one as it finishes and
+Labels go through :class:`pesgen.label.LabelCampaign`, which writes each one as it finishes and
 skips task ids the store already holds: a resumed run labels only what was missing. After the
-batch, the iteration's model is compared with the new labels (never seen in its training): the
+campaign, the iteration's model is compared with the new labels (never seen in its training): the
 true force error of every labeled candidate against its predicted deviation, i.e. the
 indicator's calibration.
 """
@@ -35,9 +35,9 @@ def make_policy(ctx: RunContext, workdir: Path | None):
 
 
 def run_tasks(ctx: RunContext, tasks: list, iteration: int, description: str, workdir: Path | None):
-    """Label ``tasks`` on the configured executor with a progress bar; returns the BatchReport."""
+    """Label ``tasks`` on the configured executor with a progress bar; returns the CampaignReport."""
     from pesgen.execute import make_executor
-    from pesgen.label import FailedRatioExceeded, FailureBudget, label_batch, make_labeler
+    from pesgen.label import FailedRatioExceeded, FailureBudget, LabelCampaign, make_labeler
 
     labeler = make_labeler(dict(ctx.cfg.label))
     unique = list({t.task_id: t for t in tasks}.values())
@@ -50,8 +50,8 @@ def run_tasks(ctx: RunContext, tasks: list, iteration: int, description: str, wo
             advance(1, f"failed {failed}")
 
         try:
-            report = label_batch(unique, labeler, ctx.store, ex, make_policy(ctx, workdir), budget=budget,
-                                 iteration=iteration, on_outcome=on_outcome)
+            report = LabelCampaign(unique, labeler, ctx.store, ex, make_policy(ctx, workdir), budget=budget,
+                                   iteration=iteration, on_outcome=on_outcome).run()
         except FailedRatioExceeded as exc:
             raise RunStopped(f"labeling stopped: {exc}. Finished labels are kept; fix the labeler and "
                              f"run `pesgen run` again to resume.") from exc
