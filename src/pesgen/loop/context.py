@@ -14,6 +14,7 @@ from pesgen.explore.stages import Schedule
 from pesgen.loop.config import RunConfig
 from pesgen.loop.progress import LoopProgress
 from pesgen.loop.rundir import RunDir
+from pesgen.loop.summaries import RunState
 
 log = logging.getLogger("pesgen.loop")
 
@@ -34,7 +35,7 @@ class RunContext:
     config_path: str
     structures: list[Atoms]
     schedule: Schedule
-    state: dict[str, Any]
+    state: RunState
     progress: LoopProgress
     console: Console
     _store: Any = None
@@ -55,16 +56,10 @@ class RunContext:
             self._store = Store(self.run.store_path)
         return self._store
 
-    def is_done(self, key: str) -> bool:
-        return key in self.state["done"]
-
     def mark_done(self, key: str, wall_time: float | None = None) -> None:
         """Record a finished step (outputs are already written) together with the schedule."""
-        if key not in self.state["done"]:
-            self.state["done"].append(key)
-        if wall_time is not None:
-            self.state.setdefault("wall_times", {})[key] = round(float(wall_time), 3)
-        self.state["schedule"] = self.schedule.to_dict()
+        self.state.mark_done(key, wall_time)
+        self.state.schedule = self.schedule.to_dict()
         self.run.save_state(self.state)
         log.info("step %s done%s", key, "" if wall_time is None else f" in {wall_time:.1f} s")
 

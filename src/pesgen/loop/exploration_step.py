@@ -12,7 +12,6 @@ import logging
 import math
 import time
 from collections import Counter
-from typing import Any
 
 import numpy as np
 import torch
@@ -20,8 +19,8 @@ from ase import Atoms
 
 from pesgen.loop.context import RunContext
 from pesgen.loop.errors import RunStopped
-from pesgen.loop.rundir import write_json
 from pesgen.loop.seeds import step_seed
+from pesgen.loop.summaries import ExploreSummary
 
 log = logging.getLogger("pesgen.loop")
 
@@ -68,7 +67,7 @@ def walkers(ctx: RunContext, iteration: int) -> tuple[list[Atoms], list[float], 
     return structures, temps, pressures
 
 
-def explore_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
+def explore_step(ctx: RunContext, iteration: int) -> ExploreSummary:
     """Run the iteration's MD; writes record.sqlite and explore.json."""
     from pesgen.explore.md import MDSampler, StopCriteria
     from pesgen.explore.records import RecordWriter
@@ -115,12 +114,11 @@ def explore_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
             last_step = step
     if n_rows == 0:
         raise RunStopped(f"iteration {iteration}: exploration recorded no frames")
-    summary = {"iteration": iteration, "stage": stage, "stage_name": ctx.schedule.stages[stage].name,
-               "ensemble": cond.ensemble, "temperatures": sorted(set(temps)),
-               "pressures": sorted(set(pressures)) if pressures else [],
-               "n_walkers": len(structures), "n_steps": cond.n_steps, "n_frames": n_rows, "n_kept": n_kept,
-               "stops": dict(stops), "wall_time": time.perf_counter() - start}
-    write_json(ctx.run.step_file(iteration, "explore"), summary)
+    summary = ExploreSummary(iteration, stage, ctx.schedule.stages[stage].name, cond.ensemble,
+                             temperatures=sorted(set(temps)), pressures=sorted(set(pressures)) if pressures else [],
+                             n_walkers=len(structures), n_steps=cond.n_steps, n_frames=n_rows, n_kept=n_kept,
+                             stops=dict(stops), wall_time=time.perf_counter() - start)
+    ctx.run.write_summary(summary)
     if stops:
         log.info("iteration %d: walkers stopped early: %s", iteration, dict(stops))
     return summary

@@ -20,8 +20,8 @@ from ase import Atoms
 
 from pesgen.loop.context import RunContext
 from pesgen.loop.errors import RunStopped
-from pesgen.loop.rundir import read_json, write_json
 from pesgen.loop.seeds import step_seed
+from pesgen.loop.summaries import InitialSummary, LabelSummary, SelectSummary
 
 log = logging.getLogger("pesgen.loop")
 
@@ -59,19 +59,12 @@ def run_tasks(ctx: RunContext, tasks: list, iteration: int, description: str, wo
     return report
 
 
-def _report_dict(report) -> dict[str, Any]:
-    return {"n_tasks": report.n_tasks, "n_labeled": report.n_labeled, "n_failed": report.n_failed,
-            "n_skipped": report.n_skipped, "n_failed_before": report.n_failed_before,
-            "n_failed_total": report.n_failed_total, "failure_kinds": dict(report.failure_kinds),
-            "wall_time": report.wall_time}
-
-
 def _clean(atoms: Atoms) -> Atoms:
     out = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     return out
 
 
-def initial_step(ctx: RunContext) -> dict[str, Any]:
+def initial_step(ctx: RunContext) -> InitialSummary:
     """Import the given labeled data and label the generated initial structures (iteration 0)."""
     from pesgen.data.importers import import_into_store
     from pesgen.data.store import Provenance
@@ -79,14 +72,14 @@ def initial_step(ctx: RunContext) -> dict[str, Any]:
 
     start = time.perf_counter()
     init = ctx.cfg.initial
-    summary: dict[str, Any] = {"imported": 0, "labeled": None}
+    summary = InitialSummary()
     sources = list(init.files) + ([init.store] if init.store else [])
     if sources:
         results = import_into_store(ctx.store, sources, init.format, type_map=ctx.cfg.elements,
                                     provenance=Provenance(iteration=0, origin="imported"))
-        summary["imported"] = sum(r.added for r in results)
-        summary["imported_skipped"] = sum(r.skipped for r in results)
-        log.info("imported %d labeled frames from %s", summary["imported"], [str(s) for s in sources])
+        summary.imported = sum(r.added for r in results)
+        summary.imported_skipped = sum(r.skipped for r in results)
+        log.info("imported %d labeled frames from %s", summary.imported, [str(s) for s in sources])
     if init.structures is not None and init.label_structures:
         structures = ctx.structures
         if init.n_label is not None and init.n_label < len(structures):
@@ -99,13 +92,12 @@ def initial_step(ctx: RunContext) -> dict[str, Any]:
                            Provenance(iteration=0, origin="initial", system=str(a.info["system"])))
                  for a in structures]
         log.info("labeling %d initial structures", len(tasks))
-        report = run_tasks(ctx, tasks, 0, "initial labels", ctx.run.path / "initial_labels")
-        summary["labeled"] = _report_dict(report)
-    summary["n_frames"] = len(ctx.store)
-    summary["wall_time"] = time.perf_counter() - start
-    if summary["n_frames"] == 0:
+        summary.labeled = run_tasks(ctx, tasks, 0, "initial labels", ctx.run.path / "initial_labels")
+    summary.n_frames = len(ctx.store)
+    summary.wall_time = time.perf_counter() - start
+    if summary.n_frames == 0:
         raise RunStopped("no labeled initial data: every initial label failed or nothing was given")
-    write_json(ctx.run.path / "initial.json", summary)
+    ctx.run.write_summary(summary)
     return summary
 
 
@@ -144,7 +136,7 @@ def calibration(ensemble, frames: list[Atoms]) -> dict[str, list[float]]:
     return out
 
 
-def label_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
+def label_step(ctx: RunContext, iteration: int) -> LabelSummary:
     """Label the frames selected in ``iteration``; writes label.json (report and calibration)."""
     from pesgen.data.store import Provenance
     from pesgen.explore.records import read_record
@@ -152,8 +144,7 @@ def label_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
     from pesgen.model.io import load
 
     start = time.perf_counter()
-    selection = read_json(ctx.run.step_file(iteration, "select"))
-    rows = selection["selected_rows"]
+    rows = ctx.run.read_summary(SelectSummary, iteration).selected_rows
     rec = read_record(ctx.run.record_path(iteration))
     frames = rec.frames(rows) if rows else []
     labeler = make_labeler(dict(ctx.cfg.label))
@@ -172,8 +163,7 @@ def label_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
     calib: dict[str, Any] = {}
     if labeled:
         calib = calibration(load(ctx.run.model_path(iteration)), labeled)
-    summary = {"iteration": iteration, "report": _report_dict(report), "n_store": len(ctx.store),
-               "n_store_failed": ctx.store.count_failed(), "calibration": calib,
-               "wall_time": time.perf_counter() - start}
-    write_json(ctx.run.step_file(iteration, "label"), summary)
+    summary = LabelSummary(iteration, report, len(ctx.store), ctx.store.count_failed(), calib,
+                           wall_time=time.perf_counter() - start)
+    ctx.run.write_summary(summary)
     return summary

@@ -5,7 +5,8 @@ Layout::
     RUN/
       config.toml            the config, copied verbatim
       run.json               where the config came from (to resolve its relative paths) and its digest
-      state.json             which steps are done, the stage schedule, per-iteration summaries
+      state.json             which steps are done, their wall times, the stage schedule, how the run ended
+      initial.json           what the initial step imported and labeled
       store.db               the labeled-frame store (pesgen.data.store)
       log.txt                the log
       iter.000000/
@@ -14,12 +15,13 @@ Layout::
         record.sqlite        the deviation record of the exploration
         explore.json         walkers, stops, wall time
         selection.json       classes, counts, selected rows
-        label.json           label batch report and the indicator's calibration
+        label.json           labeling campaign report and the indicator's calibration
       ...
       validation/            written by ``pesgen test RUN`` (results.json, plots); shown by ``pesgen report``
 
 Every step writes its outputs first and marks itself done last (``state.json`` is replaced
-atomically), so a run killed at any instant resumes from the last finished step.
+atomically), so a run killed at any instant resumes from the last finished step. The JSON files
+are read and written as the typed summaries of :mod:`pesgen.loop.summaries`.
 """
 
 from __future__ import annotations
@@ -28,14 +30,25 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pesgen.loop.errors import RunDirError
+from pesgen.loop.summaries import (
+    STATE_VERSION,
+    ExploreSummary,
+    IterationRecord,
+    LabelSummary,
+    RunState,
+    SelectSummary,
+    Summary,
+    TrainSummary,
+)
+
+S = TypeVar("S", bound=Summary)
 
 #: the folder of a run directory where ``pesgen test RUN`` writes and ``pesgen report`` reads
 VALIDATION_DIR = "validation"
 
-STATE_VERSION = 1
 STEPS = ("train", "explore", "select", "label")
 
 
@@ -78,28 +91,13 @@ class RunDir:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.config_path = self.path / "config.toml"
+        self.run_json = self.path / "run.json"
+        self.state_path = self.path / "state.json"
+        self.store_path = self.path / "store.db"
+        self.log_path = self.path / "log.txt"
 
     # ----------------------------------------------------------------- paths
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.toml"
-
-    @property
-    def run_json(self) -> Path:
-        return self.path / "run.json"
-
-    @property
-    def state_path(self) -> Path:
-        return self.path / "state.json"
-
-    @property
-    def store_path(self) -> Path:
-        return self.path / "store.db"
-
-    @property
-    def log_path(self) -> Path:
-        return self.path / "log.txt"
-
     def iter_dir(self, iteration: int) -> Path:
         return self.path / f"iter.{iteration:06d}"
 
@@ -109,7 +107,10 @@ class RunDir:
     def record_path(self, iteration: int) -> Path:
         return self.iter_dir(iteration) / "record.sqlite"
 
-    def step_file(self, iteration: int, step: str) -> Path:
+    def summary_file(self, step: str, iteration: int | None = None) -> Path:
+        """``STEP.json`` of the run (``initial``) or of an iteration (``select``: ``selection.json``)."""
+        if iteration is None:
+            return self.path / f"{step}.json"
         return self.iter_dir(iteration) / f"{'selection' if step == 'select' else step}.json"
 
     # ----------------------------------------------------------------- life cycle
@@ -139,21 +140,20 @@ class RunDir:
             raise RunDirError(f"{self.path}: not a pesgen run directory (no config.toml / run.json)")
 
     # ----------------------------------------------------------------- state
-    def load_state(self) -> dict[str, Any]:
+    def load_state(self) -> RunState:
         """The state (a fresh one when the run never finished a step)."""
         if not self.state_path.is_file():
-            return {"version": STATE_VERSION, "done": [], "schedule": None, "iterations": {},
-                    "finished": False, "reason": None, "events": []}
+            return RunState()
         try:
             state = read_json(self.state_path)
         except (OSError, json.JSONDecodeError) as err:
             raise RunDirError(f"{self.state_path}: unreadable state file ({err})") from err
         if state.get("version") != STATE_VERSION:
             raise RunDirError(f"{self.state_path}: state version {state.get('version')} is not supported")
-        return state
+        return RunState.from_json(state)
 
-    def save_state(self, state: dict[str, Any]) -> None:
-        write_json(self.state_path, state)
+    def save_state(self, state: RunState) -> None:
+        write_json(self.state_path, state.to_json())
 
     # ----------------------------------------------------------------- results
     def iterations(self) -> list[int]:
@@ -168,15 +168,24 @@ class RunDir:
 
     def latest_model(self) -> Path:
         """The model of the latest iteration whose training finished."""
-        state = self.load_state()
-        done = [int(k.split("/")[0]) for k in state["done"] if k.endswith("/train")]
+        done = self.load_state().iterations("train")
         if not done:
             raise RunDirError(f"{self.path}: no iteration has finished training yet")
         return self.model_path(max(done))
 
-    def step_summary(self, iteration: int, step: str) -> dict[str, Any] | None:
-        path = self.step_file(iteration, step)
-        return read_json(path) if path.is_file() else None
+    def write_summary(self, summary: Summary) -> None:
+        """Write a step's summary to its file (atomically)."""
+        write_json(self.summary_file(summary.STEP, summary.iteration), summary.to_json())
+
+    def read_summary(self, kind: type[S], iteration: int | None = None) -> S | None:
+        """The summary of step ``kind`` (of ``iteration``; None: the run's initial step), None if not written."""
+        path = self.summary_file(kind.STEP, iteration)
+        return kind.from_json(read_json(path)) if path.is_file() else None
+
+    def iteration_record(self, iteration: int) -> IterationRecord:
+        """The summaries of ``iteration`` written so far."""
+        return IterationRecord(iteration, *(self.read_summary(kind, iteration) for kind in
+                                            (TrainSummary, ExploreSummary, SelectSummary, LabelSummary)))
 
 
 def load_latest(path: str | Path, device: str = "cpu"):

@@ -20,8 +20,9 @@ from pesgen.loop.config import RunConfig, config_digest, parse_config, read_toml
 from pesgen.loop.context import RunContext
 from pesgen.loop.errors import ConfigError, RunDirError
 from pesgen.loop.progress import LoopProgress
-from pesgen.loop.rundir import RunDir, read_json
+from pesgen.loop.rundir import RunDir
 from pesgen.loop.schedule import build_schedule
+from pesgen.loop.summaries import RunState
 
 log = logging.getLogger("pesgen.loop")
 
@@ -102,27 +103,19 @@ def open_run(source: str | Path, run_dir: str | Path | None = None):
     return source, text, data, source.resolve().parent, (RunDir(run_dir) if run_dir is not None else None)
 
 
-def iteration_line(run: RunDir, it: int, state: dict[str, Any]) -> str:
+def iteration_line(run: RunDir, it: int, state: RunState) -> str:
     """A one-line summary of an iteration."""
-    tr = run.step_summary(it, "train") or {}
-    ex = run.step_summary(it, "explore") or {}
-    se = run.step_summary(it, "select") or {}
-    la = run.step_summary(it, "label") or {}
+    rec = run.iteration_record(it)
     parts = [f"iter {it:3d}"]
-    if se:
-        r = se["ratios"]
-        parts.append(f"{se['stage_name']}: {se['counts']['total']} frames, accurate {100 * r['accurate']:.1f}% "
+    if se := rec.select:
+        r = se.ratios
+        parts.append(f"{se.stage_name}: {se.counts.total} frames, accurate {100 * r['accurate']:.1f}% "
                      f"candidate {100 * r['candidate']:.1f}% failed {100 * r['failed']:.1f}%")
-    if la:
-        rep = la["report"]
-        parts.append(f"labeled {rep['n_labeled'] + rep['n_skipped'] - rep['n_failed_before']}"
-                     f" (failed {rep['n_failed_total']}), dataset {la['n_store']}")
-    if tr.get("rmse_f_val") is not None:
-        parts.append(f"rmse_f val {tr['rmse_f_val']:.3f} eV/Å")
-    walls = state.get("wall_times", {})
-    total = sum(v for k, v in walls.items() if k.startswith(f"{it}/"))
-    parts.append(f"{total:.0f} s")
-    del ex
+    if la := rec.label:
+        parts.append(f"labeled {la.report.n_labeled_total} (failed {la.report.n_failed_total}), dataset {la.n_store}")
+    if rec.train and rec.train.rmse_f_val is not None:
+        parts.append(f"rmse_f val {rec.train.rmse_f_val:.3f} eV/Å")
+    parts.append(f"{state.wall_time(it):.0f} s")
     return " | ".join(parts)
 
 
@@ -154,8 +147,8 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
         run.create(text, config_path, digest)
         resumed = False
     state = run.load_state()
-    if state.get("schedule"):
-        schedule.restore(state["schedule"])
+    if state.schedule:
+        schedule.restore(state.schedule)
     handler = _setup_log(run)
     ctx = RunContext(cfg, run, str(config_path), structures, schedule, state, LoopProgress(console, quiet),
                      console)
@@ -179,10 +172,8 @@ def _say(ctx: RunContext, text: str) -> None:
 
 
 def _finish(ctx: RunContext, reason: str, converged: bool) -> None:
-    ctx.state["finished"] = True
-    ctx.state["converged"] = converged
-    ctx.state["reason"] = reason
-    ctx.state["schedule"] = ctx.schedule.to_dict()
+    ctx.state.finished, ctx.state.converged, ctx.state.reason = True, converged, reason
+    ctx.state.schedule = ctx.schedule.to_dict()
     ctx.run.save_state(ctx.state)
 
 
@@ -193,24 +184,24 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
     from pesgen.loop.training_step import train_step
 
     run, cfg, state = ctx.run, ctx.cfg, ctx.state
-    if state.get("finished"):
-        _say(ctx, f"run already finished: {state['reason']}")
+    if state.finished:
+        _say(ctx, f"run already finished: {state.reason}")
         return _result(ctx)
     if resumed:
-        _say(ctx, f"resuming {run.path} ({len(state['done'])} steps done)")
+        _say(ctx, f"resuming {run.path} ({len(state.done)} steps done)")
     else:
         _say(ctx, f"new run in {run.path}")
-    if not ctx.is_done("initial"):
+    if not state.is_done("initial"):
         t0 = time.perf_counter()
         summary = initial_step(ctx)
         ctx.mark_done("initial", time.perf_counter() - t0)
-        _say(ctx, f"initial data: {summary['n_frames']} labeled frames ({time.perf_counter() - t0:.0f} s)")
+        _say(ctx, f"initial data: {summary.n_frames} labeled frames ({time.perf_counter() - t0:.0f} s)")
     steps = (("train", train_step), ("explore", explore_step), ("select", select_step))
     it = 0
     while True:
         for name, fn in steps:
             key = f"{it}/{name}"
-            if not ctx.is_done(key):
+            if not state.is_done(key):
                 t0 = time.perf_counter()
                 fn(ctx, it)
                 ctx.mark_done(key, time.perf_counter() - t0)
@@ -225,13 +216,13 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
                          f"(stage {ctx.schedule.current_stage + 1} of {len(ctx.schedule.stages)})", False)
             break
         key = f"{it}/label"
-        if not ctx.is_done(key):
+        if not state.is_done(key):
             t0 = time.perf_counter()
             label_step(ctx, it)
             ctx.mark_done(key, time.perf_counter() - t0)
         _say(ctx, iteration_line(run, it, state))
         it += 1
-    _say(ctx, f"run ended: {state['reason']}")
+    _say(ctx, f"run ended: {state.reason}")
     return _result(ctx)
 
 
@@ -251,13 +242,5 @@ def _result(ctx: RunContext) -> RunResult:
         model = ctx.run.latest_model()
     except RunDirError:
         model = None
-    its = sorted({int(k.split("/")[0]) for k in state["done"] if "/" in k})
-    return RunResult(ctx.run.path, bool(state.get("finished")), bool(state.get("converged")),
-                     str(state.get("reason") or ""), len(its), model)
-
-
-def read_state(run_dir: str | Path) -> dict[str, Any]:
-    """The state file of a run directory."""
-    run = RunDir(run_dir)
-    run.check()
-    return read_json(run.state_path) if run.state_path.is_file() else run.load_state()
+    return RunResult(ctx.run.path, state.finished, bool(state.converged), str(state.reason or ""),
+                     len(state.iterations()), model)

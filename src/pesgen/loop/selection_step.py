@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import numpy as np
 
@@ -13,13 +12,13 @@ from pesgen.explore.pick import PICKERS, DiversePicker
 from pesgen.explore.records import read_record
 from pesgen.explore.select import select
 from pesgen.loop.context import RunContext
-from pesgen.loop.rundir import write_json
 from pesgen.loop.seeds import step_seed
+from pesgen.loop.summaries import SelectSummary
 
 log = logging.getLogger("pesgen.loop")
 
 
-def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
+def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
     """Select frames of ``iteration``'s record; records the statistics in the schedule."""
     from pesgen.model.io import load
 
@@ -39,24 +38,18 @@ def select_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
         f_lo = float(np.mean(los)) if los else None
     c = sel.counts
     ctx.schedule.record(iteration, c.accurate, c.candidate, c.failed, len(sel.selected_rows), f_lo)
-    summary = {
-        "iteration": iteration, "stage": stage_index, "stage_name": stage.name,
-        "strategy": sel.strategy,
-        "counts": {"accurate": c.accurate, "candidate": c.candidate, "failed": c.failed, "total": c.total},
-        "ratios": {k: (getattr(c, k) / c.total if c.total else None) for k in ("accurate", "candidate", "failed")},
-        "selected_rows": [int(r) for r in sel.selected_rows],
-        "per_system": {name: {"accurate": p.counts.accurate, "candidate": p.counts.candidate,
-                              "failed": p.counts.failed, "cap": int(p.cap), "selected": int(len(p.selected)),
-                              "rejected": len(p.rejected), "f_lo": p.f_lo}
-                       for name, p in sel.per_system.items()},
-        "per_condition": [{"temperature": t, "pressure": p, "accurate": n.accurate, "candidate": n.candidate,
-                           "failed": n.failed} for (t, p), n in sel.per_condition.items()],
-        "trust": {"f_lo": s.f_lo, "f_hi": s.f_hi, "adaptive_lower": s.adaptive_lower, "f_lo_adapted": f_lo},
-        "messages": sel.messages,
-        "schedule_events": list(ctx.schedule.events),
-        "wall_time": time.perf_counter() - start,
-    }
-    write_json(ctx.run.step_file(iteration, "select"), summary)
+    summary = SelectSummary(
+        iteration, stage_index, stage.name, sel.strategy, c,
+        selected_rows=[int(r) for r in sel.selected_rows],
+        per_system={name: {"accurate": p.counts.accurate, "candidate": p.counts.candidate,
+                           "failed": p.counts.failed, "cap": int(p.cap), "selected": int(len(p.selected)),
+                           "rejected": len(p.rejected), "f_lo": p.f_lo}
+                    for name, p in sel.per_system.items()},
+        per_condition=[{"temperature": t, "pressure": p, "accurate": n.accurate, "candidate": n.candidate,
+                        "failed": n.failed} for (t, p), n in sel.per_condition.items()],
+        trust={"f_lo": s.f_lo, "f_hi": s.f_hi, "adaptive_lower": s.adaptive_lower, "f_lo_adapted": f_lo},
+        messages=sel.messages, schedule_events=list(ctx.schedule.events), wall_time=time.perf_counter() - start)
+    ctx.run.write_summary(summary)
     log.info("iteration %d: %d frames, accurate %.1f%%, candidate %.1f%%, failed %.1f%%; %d selected",
              iteration, c.total, 100 * c.accurate / c.total, 100 * c.candidate / c.total,
              100 * c.failed / c.total, len(sel.selected_rows))

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from pesgen.loop.rundir import RunDir
+from pesgen.loop.rundir import STEPS, RunDir
 
 
 def iteration_rows(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -15,33 +15,28 @@ def iteration_rows(run_dir: str | Path) -> list[dict[str, Any]]:
     run = RunDir(run_dir)
     run.check()
     state = run.load_state()
-    walls = state.get("wall_times", {})
     rows = []
     for it in run.iterations():
-        tr = run.step_summary(it, "train") or {}
-        ex = run.step_summary(it, "explore") or {}
-        se = run.step_summary(it, "select") or {}
-        la = run.step_summary(it, "label") or {}
-        rep = la.get("report", {})
+        rec = run.iteration_record(it)
+        tr, ex, se, la = rec.train, rec.explore, rec.select, rec.label
+        ratios = se.ratios if se else {}
         row: dict[str, Any] = {
             "iteration": it,
-            "stage": se.get("stage_name") or ex.get("stage_name"),
-            "temperatures": ex.get("temperatures"),
-            "frames": se.get("counts", {}).get("total"),
-            "accurate": se.get("ratios", {}).get("accurate"),
-            "candidate": se.get("ratios", {}).get("candidate"),
-            "failed": se.get("ratios", {}).get("failed"),
-            "selected": len(se["selected_rows"]) if se else None,
-            "labeled": (rep["n_labeled"] + rep["n_skipped"] - rep["n_failed_before"]) if rep else None,
-            "failed_labels": rep.get("n_failed_total") if rep else None,
-            "dataset": tr.get("n_frames"),
-            "rmse_e_trn": tr.get("rmse_e_trn"), "rmse_e_val": tr.get("rmse_e_val"),
-            "rmse_f_trn": tr.get("rmse_f_trn"), "rmse_f_val": tr.get("rmse_f_val"),
-            "walkers_stopped": sum(ex.get("stops", {}).values()) if ex else None,
+            "stage": rec.stage_name,
+            "temperatures": ex.temperatures if ex else None,
+            "frames": se.counts.total if se else None,
+            "accurate": ratios.get("accurate"), "candidate": ratios.get("candidate"), "failed": ratios.get("failed"),
+            "selected": len(se.selected_rows) if se else None,
+            "labeled": la.report.n_labeled_total if la else None,
+            "failed_labels": la.report.n_failed_total if la else None,
+            "dataset": tr.n_frames if tr else None,
+            "rmse_e_trn": tr.rmse_e_trn if tr else None, "rmse_e_val": tr.rmse_e_val if tr else None,
+            "rmse_f_trn": tr.rmse_f_trn if tr else None, "rmse_f_val": tr.rmse_f_val if tr else None,
+            "walkers_stopped": ex.walkers_stopped if ex else None,
         }
-        for step in ("train", "explore", "select", "label"):
-            row[f"time_{step}"] = walls.get(f"{it}/{step}")
-        row["done"] = [s for s in ("train", "explore", "select", "label") if f"{it}/{s}" in state["done"]]
+        for step in STEPS:
+            row[f"time_{step}"] = state.wall_time(it, step)
+        row["done"] = [s for s in STEPS if state.is_done(f"{it}/{s}")]
         rows.append(row)
     return rows
 
@@ -69,14 +64,13 @@ def status_table(run_dir: str | Path) -> tuple[Table, str]:
              f"{1000 * r['rmse_e_trn']:.1f}/" + ("" if r["rmse_e_val"] is None else f"{1000 * r['rmse_e_val']:.1f}"))
         f = ("" if r["rmse_f_trn"] is None else
              f"{r['rmse_f_trn']:.3f}/" + ("" if r["rmse_f_val"] is None else f"{r['rmse_f_val']:.3f}"))
-        times = "/".join("-" if r[f"time_{s}"] is None else f"{r[f'time_{s}']:.0f}"
-                         for s in ("train", "explore", "select", "label"))
+        times = "/".join("-" if r[f"time_{s}"] is None else f"{r[f'time_{s}']:.0f}" for s in STEPS)
         table.add_row(str(r["iteration"]), r["stage"] or "", _num(r["frames"]), _pct(r["accurate"]),
                       _pct(r["candidate"]), _pct(r["failed"]), _num(r["labeled"]), _num(r["failed_labels"]),
                       _num(r["dataset"]), f, e, times)
-    if state.get("finished"):
-        where = f"finished: {state.get('reason')}"
+    if state.finished:
+        where = f"finished: {state.reason}"
     else:
-        done = state["done"]
+        done = state.done
         where = f"not finished; last step done: {done[-1] if done else 'none'} (run `pesgen run {run.path}` to go on)"
     return table, where

@@ -15,8 +15,8 @@ import numpy as np
 
 from pesgen.loop.context import RunContext
 from pesgen.loop.errors import RunStopped
-from pesgen.loop.rundir import write_json
 from pesgen.loop.seeds import step_seed
+from pesgen.loop.summaries import TrainSummary
 from pesgen.training.config import TrainSettings
 
 log = logging.getLogger("pesgen.loop")
@@ -52,7 +52,7 @@ def _mean_last(curve: list[dict[str, Any]], key: str) -> float | None:
     return None
 
 
-def train_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
+def train_step(ctx: RunContext, iteration: int) -> TrainSummary:
     """Train iteration ``iteration``'s ensemble; writes model.pt and train.json."""
     from pesgen.model.io import load
     from pesgen.training.trainer import train
@@ -77,17 +77,11 @@ def train_step(ctx: RunContext, iteration: int) -> dict[str, Any]:
         ensemble = train(frames, settings, init=init, type_map=ctx.cfg.elements, progress=progress)
     ensemble.save(ctx.run.model_path(iteration))
     curve = ensemble.metadata.get("learning_curve", [])
-    summary = {
-        "iteration": iteration,
-        "n_frames": len(frames),
-        "numb_steps": settings.numb_steps,
-        "warm_start": warm,
-        "seed": settings.seed,
-        "rmse_e_trn": _mean_last(curve, "rmse_e_trn"), "rmse_f_trn": _mean_last(curve, "rmse_f_trn"),
-        "rmse_e_val": _mean_last(curve, "rmse_e_val"), "rmse_f_val": _mean_last(curve, "rmse_f_val"),
-        "learning_curve": [{k: (float(np.mean(v)) if isinstance(v, list) else v) for k, v in p.items()}
-                           for p in curve],
-        "wall_time": time.perf_counter() - start,
-    }
-    write_json(ctx.run.step_file(iteration, "train"), summary)
+    summary = TrainSummary(
+        iteration, len(frames), settings.numb_steps, warm, settings.seed,
+        rmse_e_trn=_mean_last(curve, "rmse_e_trn"), rmse_f_trn=_mean_last(curve, "rmse_f_trn"),
+        rmse_e_val=_mean_last(curve, "rmse_e_val"), rmse_f_val=_mean_last(curve, "rmse_f_val"),
+        learning_curve=[{k: (float(np.mean(v)) if isinstance(v, list) else v) for k, v in p.items()} for p in curve],
+        wall_time=time.perf_counter() - start)
+    ctx.run.write_summary(summary)
     return summary

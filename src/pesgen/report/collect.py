@@ -10,6 +10,7 @@ import numpy as np
 
 from pesgen.loop.rundir import RunDir
 from pesgen.loop.status import iteration_rows
+from pesgen.loop.summaries import RunState
 
 
 @dataclass
@@ -32,7 +33,7 @@ class RunData:
     """Everything the report needs."""
 
     run_dir: Path
-    state: dict[str, Any]
+    state: RunState
     rows: list[dict[str, Any]]
     iterations: list[IterationData] = field(default_factory=list)
     config_text: str = ""
@@ -46,16 +47,14 @@ def collect(run_dir: str | Path) -> RunData:
     run.check()
     data = RunData(run.path, run.load_state(), iteration_rows(run.path), config_text=run.config_path.read_text())
     for it in run.iterations():
-        tr = run.step_summary(it, "train") or {}
-        se = run.step_summary(it, "select") or {}
-        la = run.step_summary(it, "label") or {}
+        rec = run.iteration_record(it)
+        tr, se, la = rec.train, rec.select, rec.label
         devi = None
         if se and run.record_path(it).is_file():
             devi = read_record(run.record_path(it), columns=["max_devi_f"]).columns["max_devi_f"].astype(float)
-        trust = se.get("trust", {})
         data.iterations.append(IterationData(
-            iteration=it, stage=se.get("stage_name"), max_devi_f=devi,
-            f_lo=trust.get("f_lo_adapted") or trust.get("f_lo"), f_hi=trust.get("f_hi"),
-            ratios=se.get("ratios", {}), dataset=tr.get("n_frames"),
-            learning_curve=tr.get("learning_curve", []), calibration=la.get("calibration", {}) or {}))
+            iteration=it, stage=se.stage_name if se else None, max_devi_f=devi,
+            f_lo=se.f_lo if se else None, f_hi=se.f_hi if se else None,
+            ratios=se.ratios if se else {}, dataset=tr.n_frames if tr else None,
+            learning_curve=tr.learning_curve if tr else [], calibration=(la.calibration or {}) if la else {}))
     return data

@@ -109,10 +109,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
             body.append(f'<img src="{name}" alt="{html.escape(title)}"><p>{html.escape(caption)}</p>')
         if name == "calibration.png":
             body.append(_calibration_table(data))
-    events = data.state.get("schedule", {}) or {}
-    if events.get("events"):
-        body.append("<h2>Stage events</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in events["events"])
-                    + "</ul>")
+    events = (data.state.schedule or {}).get("events")
+    if events:
+        body.append("<h2>Stage events</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in events) + "</ul>")
     validation = data.run_dir / VALIDATION_DIR / "results.json"
     if validation.is_file():   # written by `pesgen test RUN`
         import json
@@ -122,8 +121,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         body.append(report_section(json.loads(validation.read_text())))
     body.append(f"<h2>Config</h2><pre>{html.escape(data.config_text)}</pre>")
     state = data.state
-    status = (f"Finished: {state.get('reason')}" if state.get("finished")
-              else f"Not finished ({len(state.get('done', []))} steps done).")
+    status = f"Finished: {state.reason}" if state.finished else f"Not finished ({len(state.done)} steps done)."
     page = out / "index.html"
     page.write_text(PAGE.format(title=html.escape(str(data.run_dir)), status=html.escape(status),
                                 body="\n".join(body)))

@@ -1,0 +1,244 @@
+"""Typed summaries of the loop's steps and the run's state, as the run directory holds them.
+
+One dataclass per file: :class:`InitialSummary` (``initial.json``), per iteration
+:class:`TrainSummary`, :class:`ExploreSummary`, :class:`SelectSummary`, :class:`LabelSummary`
+(``train.json``, ``explore.json``, ``selection.json``, ``label.json``) and :class:`RunState`
+(``state.json``). ``to_json`` gives the file's content (the keys, in the order, that every
+version wrote, so older run directories read the same); ``from_json`` reads it back. Numbers
+derived from a summary are computed here and nowhere else. :class:`pesgen.loop.rundir.RunDir`
+reads and writes them. Units: eV/atom (energy RMSE), eV/Å (forces, trust levels), K, bar, s.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pesgen.explore.select import Counts
+
+if TYPE_CHECKING:  # pesgen.label imports every labeler; `pesgen status` needs none of them
+    from pesgen.label.campaign import CampaignReport
+
+CLASSES = ("accurate", "candidate", "failed")
+STATE_VERSION = 1
+_REPORT_KEYS = ("n_tasks", "n_labeled", "n_failed", "n_skipped", "n_failed_before", "n_failed_total",
+                "failure_kinds", "wall_time")
+
+
+class Summary:
+    """A step's summary: its fields are the keys of its file, in order (``STEP`` names the file)."""
+
+    STEP: ClassVar[str]
+    iteration: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]):
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.init and f.name in data})
+
+
+def _report_json(report: CampaignReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {k: getattr(report, k) for k in _REPORT_KEYS} | {"failure_kinds": dict(report.failure_kinds)}
+
+
+def _report_from_json(data: dict[str, Any] | None) -> CampaignReport | None:
+    from pesgen.label.campaign import CampaignReport
+
+    if data is None:
+        return None
+    values = {k: data[k] for k in _REPORT_KEYS if k != "n_failed_total"}
+    return CampaignReport(**values | {"failure_kinds": Counter(data["failure_kinds"])})
+
+
+@dataclass
+class InitialSummary(Summary):
+    """The initial data: frames imported (and skipped as already stored, when files were given),
+    the campaign that labeled the generated structures (None if none ran), the store's size after."""
+
+    STEP: ClassVar[str] = "initial"
+    iteration: ClassVar[None] = None
+    imported: int = 0
+    labeled: CampaignReport | None = None
+    imported_skipped: int | None = None
+    n_frames: int = 0
+    wall_time: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json() | {"labeled": _report_json(self.labeled)}
+        return {k: v for k, v in out.items() if k != "imported_skipped" or v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InitialSummary:
+        return super().from_json(data | {"labeled": _report_from_json(data["labeled"])})
+
+
+@dataclass
+class TrainSummary(Summary):
+    """TRAIN of one iteration: frames trained on, settings that change between iterations, and
+    the ensemble-mean RMSE at the last learning-curve point that has it (energy eV/atom, force
+    eV/Å; None without validation frames); the learning curve holds ensemble means per point."""
+
+    STEP: ClassVar[str] = "train"
+    iteration: int
+    n_frames: int
+    numb_steps: int
+    warm_start: bool
+    seed: int
+    rmse_e_trn: float | None
+    rmse_f_trn: float | None
+    rmse_e_val: float | None
+    rmse_f_val: float | None
+    learning_curve: list[dict[str, Any]]
+    wall_time: float
+
+
+@dataclass
+class ExploreSummary(Summary):
+    """EXPLORE of one iteration: the stage, its distinct target temperatures (K) and pressures
+    (bar, empty without NPT), walkers and MD steps, recorded and kept frames, early stops by reason."""
+
+    STEP: ClassVar[str] = "explore"
+    iteration: int
+    stage: int
+    stage_name: str | None
+    ensemble: str
+    temperatures: list[float]
+    pressures: list[float]
+    n_walkers: int
+    n_steps: int
+    n_frames: int
+    n_kept: int
+    stops: dict[str, int]
+    wall_time: float
+
+    @property
+    def walkers_stopped(self) -> int:
+        """Walkers that stopped before the last MD step."""
+        return sum(self.stops.values())
+
+
+@dataclass
+class SelectSummary(Summary):
+    """SELECT of one iteration: frames per class, the record rows picked for labeling, per-system
+    and per-condition details, the trust levels (eV/Å), notes and the schedule's events."""
+
+    STEP: ClassVar[str] = "select"
+    iteration: int
+    stage: int
+    stage_name: str | None
+    strategy: str
+    counts: Counts
+    ratios: dict[str, float | None] = field(init=False)
+    selected_rows: list[int]
+    per_system: dict[str, dict[str, Any]]
+    per_condition: list[dict[str, Any]]
+    trust: dict[str, Any]
+    messages: list[str]
+    schedule_events: list[str]
+    wall_time: float
+
+    def __post_init__(self) -> None:
+        c = self.counts
+        self.ratios = {k: (getattr(c, k) / c.total if c.total else None) for k in CLASSES}
+
+    @property
+    def f_lo(self) -> float | None:
+        """The lower trust level in effect (the adapted one, when adapted)."""
+        return self.trust.get("f_lo_adapted") or self.trust.get("f_lo")
+
+    @property
+    def f_hi(self) -> float | None:
+        return self.trust.get("f_hi")
+
+    def to_json(self) -> dict[str, Any]:
+        counts = {k: getattr(self.counts, k) for k in CLASSES} | {"total": self.counts.total}
+        return super().to_json() | {"counts": counts}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SelectSummary:
+        return super().from_json(data | {"counts": Counts(*(data["counts"][k] for k in CLASSES))})
+
+
+@dataclass
+class LabelSummary(Summary):
+    """LABEL of one iteration: the campaign's report, the store's labeled and failed frames after
+    it, and the indicator's calibration (see :func:`pesgen.loop.labeling_step.calibration`)."""
+
+    STEP: ClassVar[str] = "label"
+    iteration: int
+    report: CampaignReport
+    n_store: int
+    n_store_failed: int
+    calibration: dict[str, list[float]]
+    wall_time: float
+
+    def to_json(self) -> dict[str, Any]:
+        return super().to_json() | {"report": _report_json(self.report)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LabelSummary:
+        return super().from_json(data | {"report": _report_from_json(data["report"])})
+
+
+@dataclass
+class IterationRecord:
+    """The summaries one iteration's steps have written so far (None: not written yet)."""
+
+    iteration: int
+    train: TrainSummary | None
+    explore: ExploreSummary | None
+    select: SelectSummary | None
+    label: LabelSummary | None
+
+    @property
+    def stage_name(self) -> str | None:
+        return (self.select and self.select.stage_name) or (self.explore and self.explore.stage_name)
+
+
+@dataclass
+class RunState:
+    """``state.json``: the steps done ("initial", then "IT/train", "IT/explore", ...) in order, their
+    wall times (s), the stage schedule's state, and once finished, why and whether it converged."""
+
+    done: list[str] = field(default_factory=list)
+    schedule: dict[str, Any] | None = None
+    finished: bool = False
+    reason: str | None = None
+    wall_times: dict[str, float] = field(default_factory=dict)
+    converged: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        # "iterations" and "events" are kept (empty) so the file reads as it always did
+        out = {"version": STATE_VERSION, "done": self.done, "schedule": self.schedule, "iterations": {},
+               "finished": self.finished, "reason": self.reason, "events": [], "wall_times": self.wall_times}
+        return out if self.converged is None else out | {"converged": self.converged}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunState:
+        return cls(list(data["done"]), data.get("schedule"), bool(data.get("finished")), data.get("reason"),
+                   dict(data.get("wall_times", {})), data.get("converged"))
+
+    def is_done(self, key: str) -> bool:
+        return key in self.done
+
+    def mark_done(self, key: str, wall_time: float | None = None) -> None:
+        if key not in self.done:
+            self.done.append(key)
+        if wall_time is not None:
+            self.wall_times[key] = round(float(wall_time), 3)
+
+    def iterations(self, step: str | None = None) -> list[int]:
+        """Iterations with a step done (or with ``step`` done), ascending."""
+        keys = [k.split("/") for k in self.done if "/" in k]
+        return sorted({int(it) for it, s in keys if step is None or s == step})
+
+    def wall_time(self, iteration: int, step: str | None = None) -> float | None:
+        """Seconds of one step of ``iteration`` (None if not done), or of all its steps done."""
+        if step is not None:
+            return self.wall_times.get(f"{iteration}/{step}")
+        return sum(v for k, v in self.wall_times.items() if k.startswith(f"{iteration}/"))
