@@ -68,6 +68,7 @@ def test_nve_float32_drift_is_bounded():
     assert np.abs(trace - trace[0]).max() < 2e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "integ", [Langevin(timestep=5.0, friction=0.02), Bussi(timestep=5.0, tau=100.0)], ids=["langevin", "bussi"]
 )
@@ -96,6 +97,7 @@ def block_mean_error(x, n_blocks=10):
     return x.mean(), means.std(ddof=1) / np.sqrt(n_blocks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flexible", [False, True], ids=["isotropic", "flexible"])
 def test_npt_mean_pressure_matches_target(flexible):
     integ = StochasticCellRescaling(timestep=5.0, friction=0.02, tau_p=250.0, compressibility=4e-5, flexible=flexible)

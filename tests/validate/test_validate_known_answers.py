@@ -138,6 +138,7 @@ def test_meam_mg_basal_faults_follow_annni(meam_side):
     assert faults["E"] == pytest.approx(3 * faults["I1"], rel=0.05)
 
 
+@pytest.mark.slow
 def test_meam_al_melting_point_by_coexistence(meam_side):
     """Table I, MEAM: T_m = 898 (± 5) K. A 288-atom coexistence cell, 2 ps trials and four
     bisections from [600, 1300] K give a bracket of ± 22 K; allow 30 K more for the noise of the

@@ -96,12 +96,6 @@ class CampaignReport:
         """Failed tasks over all tasks of the campaign (0 for an empty campaign)."""
         return self.n_failed_total / self.n_tasks if self.n_tasks else 0.0
 
-    @property
-    def labels_per_minute(self) -> float:
-        """Tasks finished (labeled or failed) by this call per minute of wall time."""
-        done = self.n_labeled + self.n_failed
-        return 60.0 * done / self.wall_time if self.wall_time > 0 else 0.0
-
     def summary(self) -> str:
         """One line for logs."""
         kinds = ", ".join(f"{k} x{v}" for k, v in self.failure_kinds.most_common())

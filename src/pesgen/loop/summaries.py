@@ -40,17 +40,13 @@ class Summary:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.init and f.name in data})
 
 
-def _report_json(report: CampaignReport | None) -> dict[str, Any] | None:
-    if report is None:
-        return None
+def _report_json(report: CampaignReport) -> dict[str, Any]:
     return {k: getattr(report, k) for k in _REPORT_KEYS} | {"failure_kinds": dict(report.failure_kinds)}
 
 
-def _report_from_json(data: dict[str, Any] | None) -> CampaignReport | None:
+def _report_from_json(data: dict[str, Any]) -> CampaignReport:
     from pesgen.label.campaign import CampaignReport
 
-    if data is None:
-        return None
     values = {k: data[k] for k in _REPORT_KEYS if k != "n_failed_total"}
     return CampaignReport(**values | {"failure_kinds": Counter(data["failure_kinds"])})
 
@@ -69,12 +65,12 @@ class InitialSummary(Summary):
     wall_time: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        out = super().to_json() | {"labeled": _report_json(self.labeled)}
+        out = super().to_json() | {"labeled": self.labeled and _report_json(self.labeled)}
         return {k: v for k, v in out.items() if k != "imported_skipped" or v is not None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InitialSummary:
-        return super().from_json(data | {"labeled": _report_from_json(data["labeled"])})
+        return super().from_json(data | {"labeled": data["labeled"] and _report_from_json(data["labeled"])})
 
 
 @dataclass
