@@ -64,8 +64,5 @@ class RunContext:
         log.info("step %s done%s", key, "" if wall_time is None else f" in {wall_time:.1f} s")
 
     def close(self) -> None:
-        if self._store is not None:
-            close = getattr(self._store, "close", None)
-            if close is not None:
-                close()
-            self._store = None
+        """Drop the store (its SQLite connections close with it)."""
+        self._store = None
