@@ -1,4 +1,4 @@
-"""The ASE calculator of a trained DeepPot or Ensemble.
+"""The ASE calculator of a potential (:mod:`pesgen.model.contract`): a DeepPot, an Ensemble, or your own.
 
 Energies in eV, forces in eV/Å, stress in eV/Å^3 (ASE's sign: stress = -virial / V). For an
 ensemble the results are the members' means, and ``results`` also holds the model deviations
@@ -11,31 +11,35 @@ from __future__ import annotations
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from pesgen.model.batch import Batch
+from pesgen.model.contract import Potential, require_potential
 from pesgen.model.deviation import FRAME_DEVIATIONS
 
 
 class PesgenCalculator(Calculator):
+    """``relative`` (eV/Å), when given, is passed to ``evaluate`` (an Ensemble's relative deviations)."""
+
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
 
-    def __init__(self, model, relative: float | None = None, **kwargs) -> None:
+    def __init__(self, model: Potential, relative: float | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.model = model
+        self.model = require_potential(model)
         self.relative = relative
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        if hasattr(self.model, "members"):
-            out = self.model.evaluate(atoms, relative=self.relative)
-        else:
-            out = self.model.evaluate(atoms)
+        batch = Batch.from_atoms(atoms, self.model.type_map)
+        options = {} if self.relative is None else {"relative": self.relative}
+        out = self.model.evaluate(batch, **options)
         energy = float(out["energy"][0])
         self.results = {
             "energy": energy,
             "free_energy": energy,
-            "energies": out["atom_energy"].cpu().numpy().astype(np.float64),
             "forces": out["forces"].cpu().numpy().astype(np.float64),
         }
+        if "atom_energy" in out:
+            self.results["energies"] = out["atom_energy"].cpu().numpy().astype(np.float64)
         if atoms.pbc.all():
             virial = out["virial"][0].cpu().numpy().astype(np.float64)
             stress = -0.5 * (virial + virial.T) / atoms.get_volume()

@@ -38,8 +38,10 @@ class DeepPot(StackedPotential):
         StackedPotential.__init__(model, module, metadata)
         return model
 
-    def evaluate(self, frames: FramesLike, neighbors: Neighbors | None = None) -> dict[str, torch.Tensor]:
-        """Energy (F,) eV, forces (N, 3) eV/Å, virial (F, 3, 3) eV, atom_energy (N,) eV."""
+    def evaluate(self, frames: FramesLike, neighbors: Neighbors | None = None, *, relative: float | None = None,
+                 relative_v: float | None = None) -> dict[str, torch.Tensor]:
+        """Energy (F,) eV, forces (N, 3) eV/Å, virial (F, 3, 3) eV, atom_energy (N,) eV (see
+        :mod:`pesgen.model.contract`). ``relative``, ``relative_v``: an Ensemble's, unused here."""
         _, out = self.evaluate_members(frames, neighbors)
         return {key: value[0].detach() for key, value in out.items()}
 

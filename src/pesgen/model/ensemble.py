@@ -44,8 +44,8 @@ class Ensemble(StackedPotential):
     def members(self) -> list[DeepPot]:
         return [DeepPot.from_module(self.module.member(k)) for k in range(self.n_members)]
 
-    def evaluate(self, frames: FramesLike, neighbors: Neighbors | None = None,
-                 relative: float | None = None, relative_v: float | None = None) -> dict[str, torch.Tensor]:
+    def evaluate(self, frames: FramesLike, neighbors: Neighbors | None = None, *, relative: float | None = None,
+                 relative_v: float | None = None) -> dict[str, torch.Tensor]:
         """Members' predictions, their means and the model deviations.
 
         Keys: "energy" (F,), "forces" (N, 3), "virial" (F, 3, 3) — ensemble means;

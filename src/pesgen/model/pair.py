@@ -1,12 +1,7 @@
 """Analytic pair potentials (Lennard-Jones, Morse), batched over frames.
 
-They implement the same contract as the Deep Potential models, so the MD sampler and its tests
-can run without a trained network::
-
-    out = potential.evaluate(batch, neighbors=None)
-    out["energy"]  # (n_frames,) eV
-    out["forces"]  # (n_atoms, 3) eV/Å
-    out["virial"]  # (n_frames, 3, 3) eV, W = -sum_edges r_ij ⊗ dE/dr_ij (stress = -W/V, ASE sign)
+They are potentials of :mod:`pesgen.model.contract` (energy, forces, virial), like the Deep
+Potential models, so the MD sampler and its tests can run without a trained network.
 
 The pair energy ``phi(r)`` is shifted to zero at the cutoff and multiplied by a C2 quintic switch
 ``S(r) = 1 - 10x^3 + 15x^4 - 6x^5``, ``x = (r - r_on)/(rcut - r_on)``, so energy, force and force

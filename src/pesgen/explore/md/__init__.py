@@ -7,7 +7,7 @@ rescaling, isotropic or flexible); :class:`MDSampler` drives them and yields
 """
 
 from pesgen.explore.md.bussi import Bussi
-from pesgen.explore.md.errors import MDError, MDInputError, PotentialContractError
+from pesgen.explore.md.errors import MDError, MDInputError
 from pesgen.explore.md.forces import ForceEvaluator
 from pesgen.explore.md.frames import FrameChunk, StopEvent
 from pesgen.explore.md.integrator import Integrator
@@ -31,7 +31,6 @@ __all__ = [
     "MDSampler",
     "MDState",
     "NoseHooverChain",
-    "PotentialContractError",
     "STOP_REASONS",
     "StochasticCellRescaling",
     "StopCriteria",

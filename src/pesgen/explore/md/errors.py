@@ -9,8 +9,3 @@ class MDError(Exception):
 
 class MDInputError(MDError, ValueError):
     """Bad input to the sampler: a structure, a target, or a setting, named in the message."""
-
-
-class PotentialContractError(MDError, TypeError):
-    """The potential does not honour the contract (``evaluate(batch) -> dict`` with energy,
-    forces and, for constant pressure, virial)."""

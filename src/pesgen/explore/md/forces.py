@@ -1,44 +1,32 @@
 """Evaluating the potential on a batched state: one call per step for all walkers.
 
-The potential contract: ``evaluate(batch) -> dict`` with ``"energy"`` (F,) eV, ``"forces"``
-(N, 3) eV/Å (for an ensemble, the mean over members), ``"virial"`` (F, 3, 3) eV, and any number of
-other per-frame outputs (the deviations ``max_devi_f`` ... of an ensemble), which are kept in
-``state.outputs``. If ``evaluate`` accepts a ``neighbors`` argument, a Verlet list with a skin is
-kept in the state and passed in (built with ``rcut + skin``; the model masks longer edges).
+The potential follows :mod:`pesgen.model.contract`: ``"energy"``, ``"forces"`` (for an ensemble,
+the mean over members) and ``"virial"`` drive the dynamics; the other per-frame outputs (the
+deviations ``max_devi_f`` ... of an ensemble) are kept in ``state.outputs``. With a skin, a Verlet
+list is kept in the state and passed in (built with ``rcut + skin``; the model masks longer edges).
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
 
 import torch
 
-from pesgen.explore.md.errors import PotentialContractError
 from pesgen.explore.md.state import MDState
 from pesgen.explore.md.verlet import VerletNeighbors
 from pesgen.model.batch import Batch
+from pesgen.model.contract import Potential, PotentialContractError, output_problems, require_potential
 from pesgen.model.neighbors import Neighbors
 
 # Outputs that are never per-frame records (per-atom or per-member arrays, or the dynamics' inputs).
 _NOT_PER_FRAME = {"energy", "forces", "virial", "devi_f", "atom_energy"}
 
 
-def accepts_neighbors(potential) -> bool:
-    """Whether ``potential.evaluate`` takes a ``neighbors`` argument."""
-    try:
-        params = inspect.signature(potential.evaluate).parameters
-    except (TypeError, ValueError):
-        return False
-    return "neighbors" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 class ForceEvaluator:
     """Calls the potential on a state and stores energy, forces, virial and deviations.
 
     Args:
-        potential: an object with ``evaluate(batch[, neighbors]) -> dict``, ``rcut`` (Å) and
-            ``type_map``.
+        potential: a :class:`~pesgen.model.contract.Potential`.
         skin: Verlet skin, Å (0 disables the cached list: the potential builds its own each call).
         need_virial: raise if the potential returns no virial (constant-pressure runs need it).
         max_atoms_per_call: None (default): one call for all walkers. Else walkers are split into
@@ -49,19 +37,15 @@ class ForceEvaluator:
 
     def __init__(
         self,
-        potential,
+        potential: Potential,
         skin: float = 1.0,
         need_virial: bool = False,
         max_atoms_per_call: int | None = None,
     ) -> None:
-        if not hasattr(potential, "evaluate"):
-            raise PotentialContractError(f"{type(potential).__name__} has no evaluate(batch) method")
-        self.potential = potential
+        self.potential = require_potential(potential)
         self.skin = float(skin)
         self.need_virial = need_virial
-        self.use_neighbors = self.skin > 0 and accepts_neighbors(potential)
-        if self.use_neighbors and not hasattr(potential, "rcut"):
-            raise PotentialContractError(f"{type(potential).__name__} has no rcut attribute")
+        self.use_neighbors = self.skin > 0
         if max_atoms_per_call is not None and max_atoms_per_call < 1:
             raise ValueError(f"max_atoms_per_call must be >= 1, got {max_atoms_per_call}")
         self.max_atoms_per_call = max_atoms_per_call
@@ -89,19 +73,15 @@ class ForceEvaluator:
             out = self._evaluate(batch, nbrs)
         else:
             out = self._evaluate_in_groups(batch, nbrs, state.natoms)
-        missing = [k for k in ("energy", "forces") if k not in out]
-        if self.need_virial and "virial" not in out:
-            missing.append("virial")
-        if missing:
-            raise PotentialContractError(
-                f"{type(self.potential).__name__}.evaluate returned no {missing} (got {sorted(out)})"
-            )
         f, n = state.n_walkers, state.n_atoms
+        problems = output_problems(out, f, n, self.need_virial)
+        if problems:
+            raise PotentialContractError(f"{type(self.potential).__name__}.evaluate: " + "; ".join(problems))
         dtype, device = state.dtype, state.device
-        energy = out["energy"].detach().to(device=device, dtype=dtype).reshape(f)
-        forces = out["forces"].detach().to(device=device, dtype=dtype).reshape(n, 3)
+        energy = out["energy"].detach().to(device=device, dtype=dtype)
+        forces = out["forces"].detach().to(device=device, dtype=dtype)
         if "virial" in out:
-            virial = out["virial"].detach().to(device=device, dtype=dtype).reshape(f, 3, 3)
+            virial = out["virial"].detach().to(device=device, dtype=dtype)
         else:
             virial = torch.full((f, 3, 3), float("nan"), dtype=dtype, device=state.device)
         others = {

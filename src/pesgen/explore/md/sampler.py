@@ -23,13 +23,14 @@ import torch
 from ase import Atoms
 from ase.data import atomic_numbers
 
-from pesgen.explore.md.errors import MDInputError, PotentialContractError
+from pesgen.explore.md.errors import MDInputError
 from pesgen.explore.md.forces import ForceEvaluator
 from pesgen.explore.md.frames import FrameChunk, StopEvent
 from pesgen.explore.md.integrator import Integrator
 from pesgen.explore.md.observables import kinetic_energy, pressure, temperature, to_bar, volume
 from pesgen.explore.md.state import MDState, init_state
 from pesgen.explore.md.stops import RUNNING, STOP_REASONS, StopCriteria, check_walkers
+from pesgen.model.contract import Potential
 
 
 def _system_name(atoms: Atoms, k: int) -> str:
@@ -41,8 +42,8 @@ class MDSampler:
     """Runs an integrator over many walkers and records frames.
 
     Args:
-        potential: ``evaluate(batch[, neighbors]) -> dict`` with ``energy``, ``forces``
-            (``virial`` for NPT) and optional per-frame deviations; ``type_map``; ``rcut`` (Å).
+        potential: a :class:`~pesgen.model.contract.Potential` (``virial`` needed for NPT; its
+            other per-frame outputs, such as an ensemble's deviations, are recorded).
         integrator: :class:`NVE`, :class:`Langevin`, :class:`Bussi`, :class:`NoseHooverChain` or
             :class:`StochasticCellRescaling` (anything with the ``Integrator`` contract).
         record_every: record every this many steps (step 0 is recorded).
@@ -58,7 +59,7 @@ class MDSampler:
 
     def __init__(
         self,
-        potential,
+        potential: Potential,
         integrator: Integrator,
         *,
         record_every: int = 10,
@@ -76,8 +77,9 @@ class MDSampler:
                 f"record_every, chunk_records and check_every must be >= 1, got {record_every}, "
                 f"{chunk_records}, {check_every}"
             )
-        if not hasattr(potential, "type_map"):
-            raise PotentialContractError(f"{type(potential).__name__} has no type_map attribute")
+        self.compute = ForceEvaluator(
+            potential, skin=skin, need_virial=integrator.needs_pressure, max_atoms_per_call=max_atoms_per_call
+        )
         self.potential = potential
         self.integrator = integrator
         self.record_every = int(record_every)
@@ -87,9 +89,6 @@ class MDSampler:
         self.seed = int(seed)
         self.dtype = dtype
         self.device = torch.device(device)
-        self.compute = ForceEvaluator(
-            potential, skin=skin, need_virial=integrator.needs_pressure, max_atoms_per_call=max_atoms_per_call
-        )
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.seed)
         self.type_numbers = np.array([atomic_numbers[s] for s in potential.type_map], dtype=np.int64)
