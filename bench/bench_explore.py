@@ -158,9 +158,9 @@ def run_pesgen(potential, walkers, steps, dtype, skin, max_atoms=None) -> tuple[
     start = time.perf_counter()
     for _ in range(reps):
         if state.neighbors is None:
-            potential.evaluate(state.batch())
+            potential.evaluate(state.batch)
         else:
-            potential.evaluate(state.batch(), neighbors=state.neighbors.neighbors)
+            potential.evaluate(state.batch, neighbors=state.neighbors.neighbors)
     model = (time.perf_counter() - start) / reps
     return sum(len(a) for a in walkers) * steps / wall, 1e3 * wall / steps, 1e3 * model
 

@@ -39,7 +39,7 @@ def total_energy_trace(integ, temps, n_steps, dtype=torch.float64, skin=0.5):
     out = []
     for _ in range(n_steps):
         state = integ.step(state, s.compute, s.generator)
-        e = state.energy + kinetic_energy(state.velocities, state.masses, state.frame, state.n_walkers)
+        e = state.energy + kinetic_energy(state.velocities, state.masses, state.batch.frame, state.n_walkers)
         if "nhc_x" in state.extras:
             e = e + nhc_energy(state)
         if "thermostat_energy" in state.extras:
@@ -64,7 +64,7 @@ def test_energy_conservation_over_a_long_run(integ):
 
 def test_nve_float32_drift_is_bounded():
     trace, state = total_energy_trace(NVE(timestep=5.0), [120.0], 1000, dtype=torch.float32)
-    assert state.positions.dtype == torch.float32
+    assert state.batch.positions.dtype == torch.float32
     assert np.abs(trace - trace[0]).max() < 2e-3
 
 

@@ -86,7 +86,7 @@ def test_batched_run_equals_walkers_run_one_by_one(integ):
         # Velocities are drawn per walker from (seed, walker index): start walker k the same way.
         state = alone_sampler.init([atoms], temps[k])
         ref = MDSampler(POT, integ, dtype=torch.float64).init(walkers(), temps)
-        state.velocities = ref.velocities[ref.frame == k].clone()
+        state.velocities = ref.velocities[ref.batch.frame == k].clone()
         alone = alone_sampler.sample(state, 400)
         rows = together.walker_rows(k)
         assert len(rows) == len(alone) == 9
@@ -114,7 +114,7 @@ def test_exploding_walker_stops_alone():
     ref = MDSampler(POT, NVE(timestep=4.0), record_every=20, dtype=torch.float64)
     state = ref.init(good, [40.0, 60.0])
     full = MDSampler(POT, NVE(timestep=4.0), dtype=torch.float64).init([good[0], bad, good[1]], [40.0, 40.0, 60.0])
-    state.velocities = torch.cat([full.velocities[full.frame == 0], full.velocities[full.frame == 2]])
+    state.velocities = torch.cat([full.velocities[full.batch.frame == 0], full.velocities[full.batch.frame == 2]])
     alone = ref.sample(state, 200)
     for new_id, old_id in ((0, 0), (1, 2)):
         rows = run.walker_rows(old_id)
@@ -152,14 +152,14 @@ def test_deviations_recorded_and_deviation_stop():
 def test_cell_collapse_and_heat_are_detected():
     s = MDSampler(POT, NVE(timestep=2.0), dtype=torch.float64)
     state = s.init(walkers()[:2], [40.0, 40.0])
-    crushed = state.cell.clone()
+    crushed = state.batch.cell.clone()
     crushed[1] *= 0.55  # V / V0 = 0.17
-    state.cell = crushed
-    state.positions = state.positions.clone()
+    state.batch.cell = crushed
+    state.batch.positions = state.batch.positions.clone()
     assert check_walkers(state, StopCriteria(min_distance=None)).tolist() == [0, 4]
-    state.velocities = state.velocities * torch.where(state.frame == 0, 5.0, 1.0)[:, None]  # T x 25
+    state.velocities = state.velocities * torch.where(state.batch.frame == 0, 5.0, 1.0)[:, None]  # T x 25
     assert check_walkers(state, StopCriteria(min_distance=None)).tolist() == [5, 4]
-    state.positions[3, 0] = float("nan")
+    state.batch.positions[3, 0] = float("nan")
     assert check_walkers(state, StopCriteria(min_distance=None)).tolist() == [1, 4]
 
 
@@ -170,14 +170,14 @@ def test_verlet_list_exact_while_cell_fluctuates():
     v0 = state.extras["volume0"].clone()
     for _ in range(150):
         state = integ.step(state, s.compute, s.generator)
-        fresh = POT.evaluate(state.batch())
+        fresh = POT.evaluate(state.batch)
         torch.testing.assert_close(state.forces, fresh["forces"], atol=1e-10, rtol=0)
         torch.testing.assert_close(state.virial, fresh["virial"], atol=1e-10, rtol=0)
     assert int(state.neighbors.n_builds.sum()) > 4
     assert (abs(state.extras["volume0"] / v0 - 1) < 1e-12).all()
     from pesgen.explore.md.observables import volume
 
-    assert (abs(volume(state.cell) / v0 - 1) > 0.01).any()
+    assert (abs(volume(state.batch.cell) / v0 - 1) > 0.01).any()
 
 
 def test_frames_join_to_ase_atoms():

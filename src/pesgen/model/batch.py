@@ -74,6 +74,13 @@ class Batch:
         """The same frames with new positions (and optionally new cells)."""
         return replace(self, positions=positions, cell=self.cell if cell is None else cell)
 
+    def select(self, keep: torch.Tensor) -> Batch:
+        """The frames where ``keep`` (n_frames,) is true, their atoms renumbered."""
+        atom_keep = keep[self.frame]
+        new_frame = torch.cumsum(keep.to(torch.int64), 0) - 1
+        return Batch(self.positions[atom_keep], self.species[atom_keep], self.cell[keep], self.pbc[keep],
+                     new_frame[self.frame[atom_keep]])
+
     @classmethod
     def from_atoms(
         cls,

@@ -34,10 +34,10 @@ def chi_squared(dof: torch.Tensor, generator: torch.Generator | None) -> torch.T
 def rescale(state: MDState, dt: float, tau: float, generator: torch.Generator | None) -> MDState:
     """One stochastic-rescaling update over ``dt`` with coupling time ``tau`` (same time unit)."""
     f = state.n_walkers
-    kin = kinetic_energy(state.velocities, state.masses, state.frame, f)
+    kin = kinetic_energy(state.velocities, state.masses, state.batch.frame, f)
     target = 0.5 * state.dof * units.kB * state.temperature
     c = math.exp(-dt / tau) if tau > 0 else 0.0
-    r1 = torch.randn(f, generator=generator, dtype=state.dtype, device=state.device)
+    r1 = torch.randn(f, generator=generator, dtype=state.batch.dtype, device=state.batch.device)
     s = chi_squared(state.dof - 1.0, generator)
     safe_k = torch.where(kin > 0, kin, torch.ones_like(kin))
     new_k = (
@@ -50,7 +50,7 @@ def rescale(state: MDState, dt: float, tau: float, generator: torch.Generator | 
     removed = state.extras.get("thermostat_energy", torch.zeros_like(kin)) + kin * (1 - alpha * alpha)
     return replace(
         state,
-        velocities=state.velocities * alpha[state.frame][:, None],
+        velocities=state.velocities * alpha[state.batch.frame][:, None],
         extras={**state.extras, "thermostat_energy": removed},
     )
 
@@ -69,7 +69,7 @@ class Bussi:
             raise MDInputError(f"Bussi: tau must be >= 0 fs, got {self.tau}")
 
     def init(self, state: MDState, generator: torch.Generator | None = None) -> MDState:
-        zero = torch.zeros(state.n_walkers, dtype=state.dtype, device=state.device)
+        zero = torch.zeros(state.n_walkers, dtype=state.batch.dtype, device=state.batch.device)
         return replace(state, extras={**state.extras, "thermostat_energy": zero})
 
     def step(self, state: MDState, compute: Compute, generator: torch.Generator | None = None) -> MDState:

@@ -56,34 +56,34 @@ class ForceEvaluator:
         if not self.use_neighbors:
             return state
         if state.neighbors is None:
-            verlet, positions = VerletNeighbors.build(state.batch(), float(self.potential.rcut), self.skin)
-            return replace(state, neighbors=verlet, positions=positions)
-        stale = state.neighbors.stale_frames(state.positions, state.cell, state.frame)
+            verlet, positions = VerletNeighbors.build(state.batch, float(self.potential.rcut), self.skin)
+            return replace(state, neighbors=verlet, batch=state.batch.with_positions(positions))
+        stale = state.neighbors.stale_frames(state.batch.positions, state.batch.cell, state.batch.frame)
         if not bool(stale.any()):
             return state
-        verlet, positions = state.neighbors.rebuild(state.batch(), stale)
-        return replace(state, neighbors=verlet, positions=positions)
+        verlet, positions = state.neighbors.rebuild(state.batch, stale)
+        return replace(state, neighbors=verlet, batch=state.batch.with_positions(positions))
 
     def __call__(self, state: MDState) -> MDState:
         """The state with energy, forces, virial and the other outputs at its positions."""
         state = self.neighbors(state)
-        batch = state.batch()
+        batch = state.batch
         nbrs = state.neighbors.neighbors if self.use_neighbors else None
-        if self.max_atoms_per_call is None or state.n_atoms <= self.max_atoms_per_call:
+        if self.max_atoms_per_call is None or state.batch.n_atoms <= self.max_atoms_per_call:
             out = self._evaluate(batch, nbrs)
         else:
-            out = self._evaluate_in_groups(batch, nbrs, state.natoms)
-        f, n = state.n_walkers, state.n_atoms
+            out = self._evaluate_in_groups(batch, nbrs, state.batch.natoms)
+        f, n = state.n_walkers, state.batch.n_atoms
         problems = output_problems(out, f, n, self.need_virial)
         if problems:
             raise PotentialContractError(f"{type(self.potential).__name__}.evaluate: " + "; ".join(problems))
-        dtype, device = state.dtype, state.device
+        dtype, device = state.batch.dtype, state.batch.device
         energy = out["energy"].detach().to(device=device, dtype=dtype)
         forces = out["forces"].detach().to(device=device, dtype=dtype)
         if "virial" in out:
             virial = out["virial"].detach().to(device=device, dtype=dtype)
         else:
-            virial = torch.full((f, 3, 3), float("nan"), dtype=dtype, device=state.device)
+            virial = torch.full((f, 3, 3), float("nan"), dtype=dtype, device=state.batch.device)
         others = {
             k: v.detach().to(device=device, dtype=dtype)
             for k, v in out.items()

@@ -50,7 +50,7 @@ def kick(state: MDState, dt: float) -> MDState:
 
 def drift(state: MDState, dt: float) -> MDState:
     """Positions advanced by the velocities over ``dt`` (ASE time)."""
-    return replace(state, positions=state.positions + dt * state.velocities)
+    return replace(state, batch=state.batch.with_positions(state.batch.positions + dt * state.velocities))
 
 
 def velocity_verlet(state: MDState, compute: Compute, dt: float) -> MDState:

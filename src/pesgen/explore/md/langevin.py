@@ -15,9 +15,9 @@ from pesgen.explore.md.state import MDState
 
 def ornstein_uhlenbeck(state: MDState, c1: float, generator: torch.Generator | None) -> MDState:
     """Exact O step: v <- c1 v + sqrt((1 - c1²) kB T / m) ξ, T the walker's target."""
-    kt = units.kB * state.temperature[state.frame]
+    kt = units.kB * state.temperature[state.batch.frame]
     sigma = torch.sqrt((1.0 - c1 * c1) * kt / state.masses)
-    noise = torch.randn(state.velocities.shape, generator=generator, dtype=state.dtype, device=state.device)
+    noise = torch.randn(state.velocities.shape, generator=generator, dtype=state.batch.dtype, device=state.batch.device)
     return replace(state, velocities=c1 * state.velocities + sigma[:, None] * noise)
 
 
@@ -42,7 +42,7 @@ class Langevin:
             raise MDInputError(f"Langevin: friction must be >= 0 1/fs, got {self.friction}")
 
     def init(self, state: MDState, generator: torch.Generator | None = None) -> MDState:
-        return replace(state, dof=3.0 * state.natoms.to(state.dtype))
+        return replace(state, dof=3.0 * state.batch.natoms.to(state.batch.dtype))
 
     def step(self, state: MDState, compute: Compute, generator: torch.Generator | None = None) -> MDState:
         dt = internal_time(self.timestep)

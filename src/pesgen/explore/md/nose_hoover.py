@@ -38,7 +38,7 @@ def chain_half_step(state: MDState, dt: float, n_sy: int) -> MDState:
     x, v, q = state.extras["nhc_x"].clone(), state.extras["nhc_v"].clone(), state.extras["nhc_q"]
     m = v.shape[1]
     kt = units.kB * state.temperature
-    kin2 = 2.0 * kinetic_energy(state.velocities, state.masses, state.frame, state.n_walkers)
+    kin2 = 2.0 * kinetic_energy(state.velocities, state.masses, state.batch.frame, state.n_walkers)
     scale = torch.ones_like(kin2)
     for w in _SY_WEIGHTS[n_sy]:
         d = w * dt
@@ -62,7 +62,7 @@ def chain_half_step(state: MDState, dt: float, n_sy: int) -> MDState:
         v[:, m - 1] = v[:, m - 1] + 0.5 * d * g[m - 1]
     return replace(
         state,
-        velocities=state.velocities * scale[state.frame][:, None],
+        velocities=state.velocities * scale[state.batch.frame][:, None],
         extras={**state.extras, "nhc_x": x, "nhc_v": v},
     )
 
@@ -94,7 +94,7 @@ class NoseHooverChain:
         tau = internal_time(self.tau)
         q = (kt * tau * tau)[:, None].expand(f, m).clone()
         q[:, 0] = q[:, 0] * state.dof
-        zero = torch.zeros(f, m, dtype=state.dtype, device=state.device)
+        zero = torch.zeros(f, m, dtype=state.batch.dtype, device=state.batch.device)
         return replace(state, extras={**state.extras, "nhc_x": zero, "nhc_v": zero.clone(), "nhc_q": q})
 
     def step(self, state: MDState, compute: Compute, generator: torch.Generator | None = None) -> MDState:

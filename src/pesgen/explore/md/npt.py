@@ -46,32 +46,32 @@ def cell_rescale(
 ) -> MDState:
     """One stochastic-cell-rescaling update over ``dt`` (ASE time); ``compressibility`` (F,) Å³/eV."""
     f = state.n_walkers
-    vol = volume(state.cell)
+    vol = volume(state.batch.cell)
     v0 = state.extras["volume0"]
     kt = units.kB * state.temperature
     p0 = from_bar(state.pressure)
-    ptens = (state.virial + kinetic_tensor(state.velocities, state.masses, state.frame, f)) / vol[:, None, None]
+    ptens = (state.virial + kinetic_tensor(state.velocities, state.masses, state.batch.frame, f)) / vol[:, None, None]
     ptens = 0.5 * (ptens + ptens.transpose(-1, -2))
     rate = compressibility / (v0 * tau_p)
-    eye = torch.eye(3, dtype=state.dtype, device=state.device)
+    eye = torch.eye(3, dtype=state.batch.dtype, device=state.batch.device)
     if flexible:
         drive = ptens - (p0 - kt / vol)[:, None, None] * eye
-        g = torch.randn((f, 3, 3), generator=generator, dtype=state.dtype, device=state.device)
+        g = torch.randn((f, 3, 3), generator=generator, dtype=state.batch.dtype, device=state.batch.device)
         noise = 0.5 * (g + g.transpose(-1, -2))
         amp = torch.sqrt(2.0 * kt * rate * dt / 3.0)
         strain = (rate * vol / 3.0 * dt)[:, None, None] * drive + amp[:, None, None] * noise
     else:
         p_int = ptens.diagonal(dim1=-2, dim2=-1).mean(-1)
-        xi = torch.randn(f, generator=generator, dtype=state.dtype, device=state.device)
+        xi = torch.randn(f, generator=generator, dtype=state.batch.dtype, device=state.batch.device)
         d_eps = rate * vol * (p_int - p0 + kt / vol) * dt + torch.sqrt(2.0 * kt * rate * dt) * xi
         strain = (d_eps / 3.0)[:, None, None] * eye
     grow = torch.linalg.matrix_exp(strain)
     shrink = torch.linalg.matrix_exp(-strain)
-    fr = state.frame
+    fr = state.batch.frame
     return replace(
         state,
-        cell=state.cell @ grow,
-        positions=torch.einsum("nk,nkl->nl", state.positions, grow[fr]),
+        batch=state.batch.with_positions(torch.einsum("nk,nkl->nl", state.batch.positions, grow[fr]),
+                                         state.batch.cell @ grow),
         velocities=torch.einsum("nk,nkl->nl", state.velocities, shrink[fr]),
     )
 
@@ -105,7 +105,7 @@ class StochasticCellRescaling:
             )
 
     def init(self, state: MDState, generator: torch.Generator | None = None) -> MDState:
-        not_periodic = ~state.pbc.all(-1)
+        not_periodic = ~state.batch.pbc.all(-1)
         if bool(not_periodic.any()):
             raise MDInputError(
                 f"constant pressure needs walkers periodic in 3 directions; walkers "
@@ -116,14 +116,14 @@ class StochasticCellRescaling:
             raise MDInputError(f"constant pressure: walkers {state.walker[bad].tolist()} have no pressure target")
         return replace(
             state,
-            dof=3.0 * state.natoms.to(state.dtype),
-            extras={**state.extras, "volume0": volume(state.cell)},
+            dof=3.0 * state.batch.natoms.to(state.batch.dtype),
+            extras={**state.extras, "volume0": volume(state.batch.cell)},
         )
 
     def step(self, state: MDState, compute: Compute, generator: torch.Generator | None = None) -> MDState:
         dt = internal_time(self.timestep)
         c1 = math.exp(-self.friction * self.timestep)
-        beta = torch.full((state.n_walkers,), self.compressibility / units.bar, dtype=state.dtype, device=state.device)
+        beta = state.batch.positions.new_full((state.n_walkers,), self.compressibility / units.bar)
         state = kick(state, 0.5 * dt)
         state = cell_rescale(state, dt, internal_time(self.tau_p), beta, self.flexible, generator)
         state = drift(state, 0.5 * dt)

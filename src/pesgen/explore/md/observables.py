@@ -37,11 +37,6 @@ def volume(cell: torch.Tensor) -> torch.Tensor:
     return torch.linalg.det(cell).abs()
 
 
-def pressure_tensor(virial: torch.Tensor, kin_tensor: torch.Tensor, vol: torch.Tensor) -> torch.Tensor:
-    """(F, 3, 3) instantaneous pressure tensor (W + sum m v⊗v) / V, eV/Å³ (stress = -this)."""
-    return (virial + kin_tensor) / vol[:, None, None]
-
-
 def pressure(virial: torch.Tensor, kinetic: torch.Tensor, vol: torch.Tensor) -> torch.Tensor:
     """(F,) instantaneous pressure (tr W + 2K) / (3V), eV/Å³ (NaN where V = 0)."""
     trace = virial.diagonal(dim1=-2, dim2=-1).sum(-1)

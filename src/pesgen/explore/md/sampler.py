@@ -112,7 +112,7 @@ class MDSampler:
         )
         self.systems = [_system_name(a, k) for k, a in enumerate(structures)]
         self.stop_events = []
-        state = replace(state, extras={**state.extras, "volume0": volume(state.cell)})
+        state = replace(state, extras={**state.extras, "volume0": volume(state.batch.cell)})
         state = self.integrator.init(state, self.generator)
         return self.compute(state)
 
@@ -194,16 +194,16 @@ class MDSampler:
             state = state.select(rows)
             code = code[rows]
         f = state.n_walkers
-        kin = kinetic_energy(state.velocities, state.masses, state.frame, f)
-        vol = volume(state.cell)
-        periodic = state.pbc.all(-1)
+        kin = kinetic_energy(state.velocities, state.masses, state.batch.frame, f)
+        vol = volume(state.batch.cell)
+        periodic = state.batch.pbc.all(-1)
         press = torch.where(periodic, to_bar(pressure(state.virial, kin, vol)), float("nan"))
         from ase import units
 
         def np_(t: torch.Tensor) -> np.ndarray:
             return t.detach().to("cpu").numpy()
 
-        natoms = np_(state.natoms)
+        natoms = np_(state.batch.natoms)
         walker = np_(state.walker)
         columns = {
             "walker": walker.astype(np.int64),
@@ -223,10 +223,10 @@ class MDSampler:
             columns[k] = np_(v).astype(np.float64)
         return FrameChunk(
             columns=columns,
-            numbers=self.type_numbers[np_(state.species)],
-            positions=np_(state.positions).astype(np.float64),
+            numbers=self.type_numbers[np_(state.batch.species)],
+            positions=np_(state.batch.positions).astype(np.float64),
             velocities=np_(state.velocities * units.fs).astype(np.float64),
-            cells=np_(state.cell).astype(np.float64),
-            pbc=np_(state.pbc).astype(bool),
+            cells=np_(state.batch.cell).astype(np.float64),
+            pbc=np_(state.batch.pbc).astype(bool),
             offsets=np.concatenate([[0], np.cumsum(natoms)]).astype(np.int64),
         )

@@ -25,25 +25,21 @@ from pesgen.model.batch import Batch, SpeciesError
 class MDState:
     """Walkers advanced together.
 
-    Per atom (N = atoms of all walkers): ``positions`` (N,3) Å, ``velocities`` (N,3) ASE units,
-    ``masses`` (N,) amu, ``species`` (N,) type-map index, ``frame`` (N,) walker slot,
-    ``forces`` (N,3) eV/Å (ensemble mean: it drives the dynamics).
-    Per walker (F): ``cell`` (F,3,3) Å, ``pbc`` (F,3), ``walker`` (F,) id of the walker in the
-    input list (stable when others stop), ``temperature`` (F,) target K, ``pressure`` (F,) target
-    bar (NaN without barostat), ``dof`` (F,) kinetic degrees of freedom, ``energy`` (F,) eV,
+    ``batch``: the configuration, one frame per walker slot (positions (N,3) Å, species, cell
+    (F,3,3) Å, pbc, frame: see :class:`~pesgen.model.batch.Batch`; N = atoms of all walkers).
+    Per atom: ``velocities`` (N,3) ASE units, ``masses`` (N,) amu, ``forces`` (N,3) eV/Å (ensemble
+    mean: it drives the dynamics). Per walker (F): ``walker`` (F,) id of the walker in the input
+    list (stable when others stop), ``temperature`` (F,) target K, ``pressure`` (F,) target bar
+    (NaN without barostat), ``dof`` (F,) kinetic degrees of freedom, ``energy`` (F,) eV,
     ``virial`` (F,3,3) eV, ``outputs`` other (F,) outputs of the potential (deviations),
     ``extras`` per-walker integrator variables (thermostat and barostat), first dimension F.
     ``step`` counts integration steps; ``neighbors`` is the Verlet list (None: the potential
     builds its own list at each call).
     """
 
-    positions: torch.Tensor
+    batch: Batch
     velocities: torch.Tensor
     masses: torch.Tensor
-    species: torch.Tensor
-    frame: torch.Tensor
-    cell: torch.Tensor
-    pbc: torch.Tensor
     walker: torch.Tensor
     temperature: torch.Tensor
     pressure: torch.Tensor
@@ -58,43 +54,17 @@ class MDState:
 
     @property
     def n_walkers(self) -> int:
-        return int(self.cell.shape[0])
-
-    @property
-    def n_atoms(self) -> int:
-        return int(self.positions.shape[0])
-
-    @property
-    def natoms(self) -> torch.Tensor:
-        """(F,) atoms per walker."""
-        return torch.bincount(self.frame, minlength=self.n_walkers)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.positions.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.positions.device
-
-    def batch(self) -> Batch:
-        """The model input for the current configuration."""
-        return Batch(self.positions, self.species, self.cell, self.pbc, self.frame)
+        return self.batch.n_frames
 
     def select(self, keep: torch.Tensor) -> MDState:
         """The state restricted to the walkers where ``keep`` (F,) is true (atoms renumbered)."""
-        atom_keep = keep[self.frame]
-        new_frame = torch.cumsum(keep.to(torch.int64), 0) - 1
+        atom_keep = keep[self.batch.frame]
         return replace(
             self,
-            positions=self.positions[atom_keep],
+            batch=self.batch.select(keep),
             velocities=self.velocities[atom_keep],
             masses=self.masses[atom_keep],
-            species=self.species[atom_keep],
-            frame=new_frame[self.frame[atom_keep]],
             forces=self.forces[atom_keep],
-            cell=self.cell[keep],
-            pbc=self.pbc[keep],
             walker=self.walker[keep],
             temperature=self.temperature[keep],
             pressure=self.pressure[keep],
@@ -103,7 +73,7 @@ class MDState:
             virial=self.virial[keep],
             outputs={k: v[keep] for k, v in self.outputs.items()},
             extras={k: v[keep] for k, v in self.extras.items()},
-            neighbors=None if self.neighbors is None else self.neighbors.select(keep, self.frame),
+            neighbors=None if self.neighbors is None else self.neighbors.select(keep, self.batch.frame),
         )
 
 
@@ -190,13 +160,9 @@ def init_state(
             vel.append(np.zeros((len(atoms), 3)))
     natoms = batch.natoms.to(dtype)
     return MDState(
-        positions=batch.positions,
+        batch=batch,
         velocities=torch.tensor(np.concatenate(vel), dtype=dtype, device=device),
         masses=torch.tensor(np.concatenate(mass), dtype=dtype, device=device),
-        species=batch.species,
-        frame=batch.frame,
-        cell=batch.cell,
-        pbc=batch.pbc,
         walker=torch.arange(n, device=device),
         temperature=temps,
         pressure=press,

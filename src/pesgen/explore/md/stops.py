@@ -9,7 +9,6 @@ import torch
 from pesgen.explore.md.errors import MDInputError
 from pesgen.explore.md.observables import kinetic_energy, per_frame_sum, temperature, volume
 from pesgen.explore.md.state import MDState
-from pesgen.model.batch import Batch
 from pesgen.model.neighbors import neighbor_list
 
 RUNNING = 0
@@ -66,15 +65,15 @@ def min_pair_distance(state: MDState, cutoff: float) -> torch.Tensor:
     if state.neighbors is not None:
         nbrs = state.neighbors.neighbors
     else:
-        finite = torch.isfinite(state.positions).all(-1)
-        pos = torch.where(finite[:, None], state.positions, 0.0)
-        nbrs = neighbor_list(Batch(pos, state.species, state.cell, state.pbc, state.frame), cutoff)
-    out = torch.full((f,), float("inf"), dtype=state.dtype, device=state.device)
+        finite = torch.isfinite(state.batch.positions).all(-1)
+        pos = torch.where(finite[:, None], state.batch.positions, 0.0)
+        nbrs = neighbor_list(state.batch.with_positions(pos), cutoff)
+    out = torch.full((f,), float("inf"), dtype=state.batch.dtype, device=state.batch.device)
     if nbrs.n_edges == 0:
         return out
-    dist = nbrs.vectors(state.positions, state.cell, state.frame).norm(dim=-1)
+    dist = nbrs.vectors(state.batch.positions, state.batch.cell, state.batch.frame).norm(dim=-1)
     dist = torch.where(torch.isnan(dist), torch.zeros_like(dist), dist)
-    return out.scatter_reduce(0, state.frame[nbrs.i], dist, reduce="amin", include_self=True)
+    return out.scatter_reduce(0, state.batch.frame[nbrs.i], dist, reduce="amin", include_self=True)
 
 
 def cell_heights(cell: torch.Tensor) -> torch.Tensor:
@@ -95,34 +94,34 @@ def cell_heights(cell: torch.Tensor) -> torch.Tensor:
 def check_walkers(state: MDState, criteria: StopCriteria) -> torch.Tensor:
     """(F,) int64 stop code of each walker (0: keeps running); the first failing check wins."""
     f = state.n_walkers
-    code = torch.zeros(f, dtype=torch.int64, device=state.device)
+    code = torch.zeros(f, dtype=torch.int64, device=state.batch.device)
 
     def flag(mask: torch.Tensor, value: int) -> None:
         code.copy_(torch.where((code == RUNNING) & mask, value, code))
 
     atom_bad = ~(
-        torch.isfinite(state.positions).all(-1)
+        torch.isfinite(state.batch.positions).all(-1)
         & torch.isfinite(state.velocities).all(-1)
         & torch.isfinite(state.forces).all(-1)
     )
-    bad = per_frame_sum(atom_bad.to(state.dtype), state.frame, f) > 0
-    bad = bad | ~torch.isfinite(state.energy) | ~torch.isfinite(state.cell).all(-1).all(-1)
+    bad = per_frame_sum(atom_bad.to(state.batch.dtype), state.batch.frame, f) > 0
+    bad = bad | ~torch.isfinite(state.energy) | ~torch.isfinite(state.batch.cell).all(-1).all(-1)
     flag(bad, 1)
     if criteria.min_distance is not None and criteria.min_distance > 0:
         flag(min_pair_distance(state, criteria.min_distance) < criteria.min_distance, 2)
     if criteria.max_devi_f is not None and "max_devi_f" in state.outputs:
         flag(state.outputs["max_devi_f"] > criteria.max_devi_f, 3)
-    periodic = state.pbc.all(-1)
+    periodic = state.batch.pbc.all(-1)
     if bool(periodic.any()):
-        vol = volume(state.cell)
+        vol = volume(state.batch.cell)
         v0 = state.extras.get("volume0", vol)
         ratio = vol / v0
-        heights = cell_heights(state.cell).min(-1).values / vol.clamp(min=1e-30) ** (1.0 / 3.0)
+        heights = cell_heights(state.batch.cell).min(-1).values / vol.clamp(min=1e-30) ** (1.0 / 3.0)
         collapse = (ratio < criteria.min_volume_ratio) | (ratio > criteria.max_volume_ratio)
         collapse = collapse | (heights < criteria.min_height_ratio) | ~torch.isfinite(ratio)
         flag(periodic & collapse, 4)
     if criteria.max_temperature_ratio is not None:
-        temp = temperature(kinetic_energy(state.velocities, state.masses, state.frame, f), state.dof)
+        temp = temperature(kinetic_energy(state.velocities, state.masses, state.batch.frame, f), state.dof)
         hot = (state.temperature > 0) & (temp > criteria.max_temperature_ratio * state.temperature)
         flag(hot, 5)
     return code

@@ -81,15 +81,7 @@ class VerletNeighbors:
         rebuilt frames wrapped into their cells)."""
         atom_sel = stale[batch.frame]
         atoms = torch.nonzero(atom_sel).squeeze(-1)
-        frames = torch.nonzero(stale).squeeze(-1)
-        new_frame_index = torch.cumsum(stale.to(torch.int64), 0) - 1
-        sub = Batch(
-            positions=batch.positions[atoms],
-            species=batch.species[atoms],
-            cell=batch.cell[frames],
-            pbc=batch.pbc[frames],
-            frame=new_frame_index[batch.frame[atoms]],
-        )
+        sub = batch.select(stale)
         sub_pos = wrap_positions(sub.positions, sub.cell, sub.pbc, sub.frame)
         sub_nbrs = neighbor_list(sub.with_positions(sub_pos), self.cutoff + self.skin)
         positions = batch.positions.clone()
