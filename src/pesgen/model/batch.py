@@ -61,14 +61,9 @@ class Batch:
         """A copy with floating tensors in ``dtype`` and all tensors on ``device``."""
         dtype = dtype or self.dtype
         device = device or self.device
-        return replace(
-            self,
-            positions=self.positions.to(device=device, dtype=dtype),
-            cell=self.cell.to(device=device, dtype=dtype),
-            species=self.species.to(device),
-            pbc=self.pbc.to(device),
-            frame=self.frame.to(device),
-        )
+        return replace(self, positions=self.positions.to(device=device, dtype=dtype),
+                       cell=self.cell.to(device=device, dtype=dtype), species=self.species.to(device),
+                       pbc=self.pbc.to(device), frame=self.frame.to(device))
 
     def with_positions(self, positions: torch.Tensor, cell: torch.Tensor | None = None) -> Batch:
         """The same frames with new positions (and optionally new cells)."""
@@ -82,13 +77,8 @@ class Batch:
                      new_frame[self.frame[atom_keep]])
 
     @classmethod
-    def from_atoms(
-        cls,
-        frames: Atoms | Sequence[Atoms],
-        type_map: Sequence[str],
-        dtype: torch.dtype = torch.float64,
-        device: str | torch.device = "cpu",
-    ) -> Batch:
+    def from_atoms(cls, frames: Atoms | Sequence[Atoms], type_map: Sequence[str], dtype: torch.dtype = torch.float64,
+                   device: str | torch.device = "cpu") -> Batch:
         """Build a batch from ASE structures; species are mapped through ``type_map``."""
         if isinstance(frames, Atoms):
             frames = [frames]
@@ -112,13 +102,11 @@ class Batch:
             cells.append(cell)
             pbcs.append(pbc)
             fidx.append(np.full(len(atoms), f, dtype=np.int64))
-        return cls(
-            positions=torch.tensor(np.concatenate(pos), dtype=dtype, device=device),
-            species=torch.tensor(np.concatenate(spec), device=device),
-            cell=torch.tensor(np.stack(cells), dtype=dtype, device=device),
-            pbc=torch.tensor(np.stack(pbcs), device=device),
-            frame=torch.tensor(np.concatenate(fidx), device=device),
-        )
+        return cls(positions=torch.tensor(np.concatenate(pos), dtype=dtype, device=device),
+                   species=torch.tensor(np.concatenate(spec), device=device),
+                   cell=torch.tensor(np.stack(cells), dtype=dtype, device=device),
+                   pbc=torch.tensor(np.stack(pbcs), device=device),
+                   frame=torch.tensor(np.concatenate(fidx), device=device))
 
     def frame_slices(self) -> list[slice]:
         """Atom index range of each frame."""

@@ -140,8 +140,7 @@ def check_potential(potential: object, batch: Batch | None = None, rtol: float |
         if members is not None:
             compare(f"mean of {key}_members", members.mean(0), out[key])
     for f, sl in enumerate(batch.frame_slices()):
-        alone = potential.evaluate(Batch(batch.positions[sl], batch.species[sl], batch.cell[f:f + 1],
-                                         batch.pbc[f:f + 1], batch.frame[sl] - f))
+        alone = potential.evaluate(batch.select(torch.arange(batch.n_frames, device=batch.device) == f))
         compare(f"energy of frame {f} evaluated alone", alone["energy"], out["energy"][f:f + 1])
         compare(f"forces of frame {f} evaluated alone", alone["forces"], out["forces"][sl])
     if "atom_energy" in out:

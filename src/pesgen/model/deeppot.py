@@ -34,9 +34,7 @@ class DeepPot(StackedPotential):
     def from_module(cls, module: StackedDeepPot, metadata: dict | None = None) -> DeepPot:
         if module.n_members != 1:
             raise ValueError(f"a DeepPot holds one member, this module has {module.n_members}")
-        model = cls.__new__(cls)
-        StackedPotential.__init__(model, module, metadata)
-        return model
+        return super().from_module(module, metadata)
 
     def evaluate(self, frames: FramesLike, neighbors: Neighbors | None = None, *, relative: float | None = None,
                  relative_v: float | None = None) -> dict[str, torch.Tensor]:

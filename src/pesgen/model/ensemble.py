@@ -31,12 +31,6 @@ class Ensemble(StackedPotential):
         module = StackedDeepPot.stack([m.module for m in members])
         super().__init__(module, {"seeds": [m.metadata.get("seed") for m in members]})
 
-    @classmethod
-    def from_module(cls, module: StackedDeepPot, metadata: dict | None = None) -> Ensemble:
-        ens = cls.__new__(cls)
-        StackedPotential.__init__(ens, module, metadata)
-        return ens
-
     def __len__(self) -> int:
         return self.n_members
 

@@ -58,14 +58,8 @@ class PairPotential:
         r_on: radius where the switch starts, Å (default ``rcut - 1``).
     """
 
-    def __init__(
-        self,
-        type_map: Sequence[str],
-        kind: str = "lj",
-        rcut: float = 8.5,
-        r_on: float | None = None,
-        **params,
-    ) -> None:
+    def __init__(self, type_map: Sequence[str], kind: str = "lj", rcut: float = 8.5, r_on: float | None = None,
+                 **params) -> None:
         self.type_map = list(type_map)
         self.kind = kind
         self.rcut = float(rcut)

@@ -28,6 +28,13 @@ class StackedPotential:
         self.module = module
         self.metadata: dict[str, Any] = dict(metadata or {})
 
+    @classmethod
+    def from_module(cls, module: StackedDeepPot, metadata: dict | None = None):
+        """A potential around an existing stacked module (no copy)."""
+        potential = cls.__new__(cls)
+        StackedPotential.__init__(potential, module, metadata)
+        return potential
+
     # ---- properties ------------------------------------------------------------------------
     @property
     def type_map(self) -> list[str]:

@@ -48,11 +48,8 @@ def rescale(state: MDState, dt: float, tau: float, generator: torch.Generator | 
     alpha = torch.sqrt(torch.clamp(new_k, min=0.0) / safe_k)
     alpha = torch.where(kin > 0, alpha, torch.ones_like(alpha))
     removed = state.extras.get("thermostat_energy", torch.zeros_like(kin)) + kin * (1 - alpha * alpha)
-    return replace(
-        state,
-        velocities=state.velocities * alpha[state.batch.frame][:, None],
-        extras={**state.extras, "thermostat_energy": removed},
-    )
+    return replace(state, velocities=state.velocities * alpha[state.batch.frame][:, None],
+                   extras={**state.extras, "thermostat_energy": removed})
 
 
 @dataclass(frozen=True)

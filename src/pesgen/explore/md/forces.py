@@ -35,13 +35,8 @@ class ForceEvaluator:
             bound) can be faster so; on a GPU one call is best.
     """
 
-    def __init__(
-        self,
-        potential: Potential,
-        skin: float = 1.0,
-        need_virial: bool = False,
-        max_atoms_per_call: int | None = None,
-    ) -> None:
+    def __init__(self, potential: Potential, skin: float = 1.0, need_virial: bool = False,
+                 max_atoms_per_call: int | None = None) -> None:
         self.potential = require_potential(potential)
         self.skin = float(skin)
         self.need_virial = need_virial
@@ -110,22 +105,15 @@ class ForceEvaluator:
             size += n
         groups.append((start, len(counts)))
         atom_start = [0, *torch.cumsum(natoms, 0).tolist()]
-        edge_frame = None if nbrs is None else batch.frame[nbrs.i]
+        walker = torch.arange(batch.n_frames, device=batch.device)
         outs = []
         for f0, f1 in groups:
-            a0, a1 = atom_start[f0], atom_start[f1]
-            sub = Batch(
-                batch.positions[a0:a1],
-                batch.species[a0:a1],
-                batch.cell[f0:f1],
-                batch.pbc[f0:f1],
-                batch.frame[a0:a1] - f0,
-            )
+            keep, a0 = (walker >= f0) & (walker < f1), atom_start[f0]
             sub_nbrs = None
             if nbrs is not None:
-                e = (edge_frame >= f0) & (edge_frame < f1)
+                e = keep[batch.frame[nbrs.i]]
                 sub_nbrs = Neighbors(nbrs.i[e] - a0, nbrs.j[e] - a0, nbrs.shift[e], nbrs.cutoff)
-            outs.append(self._evaluate(sub, sub_nbrs))
+            outs.append(self._evaluate(batch.select(keep), sub_nbrs))
         n_frames, n_atoms = batch.n_frames, batch.n_atoms
         merged = {}
         for key, first in outs[0].items():

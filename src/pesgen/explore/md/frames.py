@@ -61,12 +61,7 @@ class FrameChunk:
         sl = slice(int(self.offsets[row]), int(self.offsets[row + 1]))
         from ase import units
 
-        atoms = Atoms(
-            numbers=self.numbers[sl],
-            positions=self.positions[sl],
-            cell=self.cells[row],
-            pbc=self.pbc[row],
-        )
+        atoms = Atoms(numbers=self.numbers[sl], positions=self.positions[sl], cell=self.cells[row], pbc=self.pbc[row])
         atoms.set_velocities(self.velocities[sl] / units.fs)
         atoms.info.update({k: v[row].item() for k, v in self.columns.items()})
         return atoms
@@ -91,38 +86,21 @@ class FrameChunk:
         if not chunks:
             return cls.empty()
         keys = list(dict.fromkeys(k for c in chunks for k in c.columns))
-        columns = {}
-        for k in keys:
-            parts = []
-            for c in chunks:
-                if k in c.columns:
-                    parts.append(c.columns[k])
-                else:
-                    parts.append(np.full(len(c), np.nan))
-            columns[k] = np.concatenate(parts)
+        columns = {k: np.concatenate([c.columns[k] if k in c.columns else np.full(len(c), np.nan) for c in chunks])
+                   for k in keys}
         sizes = np.concatenate([np.diff(c.offsets) for c in chunks])
-        return cls(
-            columns=columns,
-            numbers=np.concatenate([c.numbers for c in chunks]),
-            positions=np.concatenate([c.positions for c in chunks]),
-            velocities=np.concatenate([c.velocities for c in chunks]),
-            cells=np.concatenate([c.cells for c in chunks]),
-            pbc=np.concatenate([c.pbc for c in chunks]),
-            offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-            stop_events=[e for c in chunks for e in c.stop_events],
-        )
+        return cls(columns=columns, numbers=np.concatenate([c.numbers for c in chunks]),
+                   positions=np.concatenate([c.positions for c in chunks]),
+                   velocities=np.concatenate([c.velocities for c in chunks]),
+                   cells=np.concatenate([c.cells for c in chunks]), pbc=np.concatenate([c.pbc for c in chunks]),
+                   offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                   stop_events=[e for c in chunks for e in c.stop_events])
 
     @classmethod
     def empty(cls) -> FrameChunk:
-        return cls(
-            columns={},
-            numbers=np.zeros(0, dtype=np.int64),
-            positions=np.zeros((0, 3)),
-            velocities=np.zeros((0, 3)),
-            cells=np.zeros((0, 3, 3)),
-            pbc=np.zeros((0, 3), dtype=bool),
-            offsets=np.zeros(1, dtype=np.int64),
-        )
+        return cls(columns={}, numbers=np.zeros(0, dtype=np.int64), positions=np.zeros((0, 3)),
+                   velocities=np.zeros((0, 3)), cells=np.zeros((0, 3, 3)), pbc=np.zeros((0, 3), dtype=bool),
+                   offsets=np.zeros(1, dtype=np.int64))
 
     def walker_rows(self, walker: int) -> np.ndarray:
         """Row indices of one walker, in step order."""

@@ -60,11 +60,8 @@ def chain_half_step(state: MDState, dt: float, n_sy: int) -> MDState:
             v[:, k] = (v[:, k] * e + 0.5 * d * g[k]) * e
             g[k + 1] = (q[:, k] * v[:, k] ** 2 - kt) / q[:, k + 1]
         v[:, m - 1] = v[:, m - 1] + 0.5 * d * g[m - 1]
-    return replace(
-        state,
-        velocities=state.velocities * scale[state.batch.frame][:, None],
-        extras={**state.extras, "nhc_x": x, "nhc_v": v},
-    )
+    return replace(state, velocities=state.velocities * scale[state.batch.frame][:, None],
+                   extras={**state.extras, "nhc_x": x, "nhc_v": v})
 
 
 @dataclass(frozen=True)

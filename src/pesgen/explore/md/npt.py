@@ -36,14 +36,8 @@ from pesgen.explore.md.observables import from_bar, kinetic_tensor, volume
 from pesgen.explore.md.state import MDState
 
 
-def cell_rescale(
-    state: MDState,
-    dt: float,
-    tau_p: float,
-    compressibility: torch.Tensor,
-    flexible: bool,
-    generator: torch.Generator | None,
-) -> MDState:
+def cell_rescale(state: MDState, dt: float, tau_p: float, compressibility: torch.Tensor, flexible: bool,
+                 generator: torch.Generator | None) -> MDState:
     """One stochastic-cell-rescaling update over ``dt`` (ASE time); ``compressibility`` (F,) Å³/eV."""
     f = state.n_walkers
     vol = volume(state.batch.cell)
@@ -114,11 +108,8 @@ class StochasticCellRescaling:
         bad = ~torch.isfinite(state.pressure)
         if bool(bad.any()):
             raise MDInputError(f"constant pressure: walkers {state.walker[bad].tolist()} have no pressure target")
-        return replace(
-            state,
-            dof=3.0 * state.batch.natoms.to(state.batch.dtype),
-            extras={**state.extras, "volume0": volume(state.batch.cell)},
-        )
+        return replace(state, dof=3.0 * state.batch.natoms.to(state.batch.dtype),
+                       extras={**state.extras, "volume0": volume(state.batch.cell)})
 
     def step(self, state: MDState, compute: Compute, generator: torch.Generator | None = None) -> MDState:
         dt = internal_time(self.timestep)

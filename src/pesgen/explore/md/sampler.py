@@ -57,21 +57,10 @@ class MDSampler:
             atoms (None: one call for all; see :class:`ForceEvaluator`).
     """
 
-    def __init__(
-        self,
-        potential: Potential,
-        integrator: Integrator,
-        *,
-        record_every: int = 10,
-        chunk_records: int = 100,
-        stop: StopCriteria | None = None,
-        check_every: int = 1,
-        skin: float = 1.0,
-        seed: int = 0,
-        dtype: torch.dtype = torch.float32,
-        device: str | torch.device = "cpu",
-        max_atoms_per_call: int | None = None,
-    ) -> None:
+    def __init__(self, potential: Potential, integrator: Integrator, *, record_every: int = 10,
+                 chunk_records: int = 100, stop: StopCriteria | None = None, check_every: int = 1, skin: float = 1.0,
+                 seed: int = 0, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+                 max_atoms_per_call: int | None = None) -> None:
         if record_every < 1 or chunk_records < 1 or check_every < 1:
             raise MDInputError(
                 f"record_every, chunk_records and check_every must be >= 1, got {record_every}, "
@@ -100,30 +89,16 @@ class MDSampler:
         """The initial state of ``structures`` (forces evaluated); see :func:`init_state`."""
         if self.integrator.needs_pressure and pressure is None:
             raise MDInputError(f"{type(self.integrator).__name__} needs pressure targets (bar)")
-        state = init_state(
-            structures,
-            self.potential.type_map,
-            temperature,
-            pressure,
-            velocities,
-            self.seed,
-            self.dtype,
-            self.device,
-        )
+        state = init_state(structures, self.potential.type_map, temperature, pressure, velocities, self.seed,
+                           self.dtype, self.device)
         self.systems = [_system_name(a, k) for k, a in enumerate(structures)]
         self.stop_events = []
         state = replace(state, extras={**state.extras, "volume0": volume(state.batch.cell)})
         state = self.integrator.init(state, self.generator)
         return self.compute(state)
 
-    def run(
-        self,
-        structures: Sequence[Atoms] | MDState,
-        n_steps: int,
-        temperature=None,
-        pressure=None,
-        velocities: str = "maxwell",
-    ) -> Iterator[FrameChunk]:
+    def run(self, structures: Sequence[Atoms] | MDState, n_steps: int, temperature=None, pressure=None,
+            velocities: str = "maxwell") -> Iterator[FrameChunk]:
         """Advance all walkers ``n_steps`` steps, yielding recorded frames in chunks.
 
         ``structures`` may be a state from :meth:`init` or from a previous run (``self.state``) to
@@ -179,13 +154,6 @@ class MDSampler:
         """:meth:`run` with all chunks concatenated."""
         return FrameChunk.concat(list(self.run(*args, **kwargs)))
 
-    @property
-    def n_neighbor_builds(self) -> int:
-        """Frame neighbour-list builds of the walkers still running (0 without a Verlet list)."""
-        if self.state is None or self.state.neighbors is None:
-            return 0
-        return int(self.state.neighbors.n_builds.sum())
-
     def snapshot(
         self, state: MDState, code: torch.Tensor | None = None, rows: torch.Tensor | None = None
     ) -> FrameChunk:
@@ -221,12 +189,8 @@ class MDSampler:
         }
         for k, v in state.outputs.items():
             columns[k] = np_(v).astype(np.float64)
-        return FrameChunk(
-            columns=columns,
-            numbers=self.type_numbers[np_(state.batch.species)],
-            positions=np_(state.batch.positions).astype(np.float64),
-            velocities=np_(state.velocities * units.fs).astype(np.float64),
-            cells=np_(state.batch.cell).astype(np.float64),
-            pbc=np_(state.batch.pbc).astype(bool),
-            offsets=np.concatenate([[0], np.cumsum(natoms)]).astype(np.int64),
-        )
+        return FrameChunk(columns=columns, numbers=self.type_numbers[np_(state.batch.species)],
+                          positions=np_(state.batch.positions).astype(np.float64),
+                          velocities=np_(state.velocities * units.fs).astype(np.float64),
+                          cells=np_(state.batch.cell).astype(np.float64), pbc=np_(state.batch.pbc).astype(bool),
+                          offsets=np.concatenate([[0], np.cumsum(natoms)]).astype(np.int64))

@@ -59,22 +59,13 @@ class MDState:
     def select(self, keep: torch.Tensor) -> MDState:
         """The state restricted to the walkers where ``keep`` (F,) is true (atoms renumbered)."""
         atom_keep = keep[self.batch.frame]
-        return replace(
-            self,
-            batch=self.batch.select(keep),
-            velocities=self.velocities[atom_keep],
-            masses=self.masses[atom_keep],
-            forces=self.forces[atom_keep],
-            walker=self.walker[keep],
-            temperature=self.temperature[keep],
-            pressure=self.pressure[keep],
-            dof=self.dof[keep],
-            energy=self.energy[keep],
-            virial=self.virial[keep],
-            outputs={k: v[keep] for k, v in self.outputs.items()},
-            extras={k: v[keep] for k, v in self.extras.items()},
-            neighbors=None if self.neighbors is None else self.neighbors.select(keep, self.batch.frame),
-        )
+        return replace(self, batch=self.batch.select(keep), velocities=self.velocities[atom_keep],
+                       masses=self.masses[atom_keep], forces=self.forces[atom_keep], walker=self.walker[keep],
+                       temperature=self.temperature[keep], pressure=self.pressure[keep], dof=self.dof[keep],
+                       energy=self.energy[keep], virial=self.virial[keep],
+                       outputs={k: v[keep] for k, v in self.outputs.items()},
+                       extras={k: v[keep] for k, v in self.extras.items()},
+                       neighbors=None if self.neighbors is None else self.neighbors.select(keep, self.batch.frame))
 
 
 def _per_walker(value, n: int, name: str, dtype, device) -> torch.Tensor:
@@ -105,16 +96,9 @@ def maxwell_boltzmann(masses: np.ndarray, temperature: float, seed: Sequence[int
     return v
 
 
-def init_state(
-    structures: Sequence[Atoms],
-    type_map: Sequence[str],
-    temperature,
-    pressure=None,
-    velocities: str = "maxwell",
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-    device: str | torch.device = "cpu",
-) -> MDState:
+def init_state(structures: Sequence[Atoms], type_map: Sequence[str], temperature, pressure=None,
+               velocities: str = "maxwell", seed: int = 0, dtype: torch.dtype = torch.float32,
+               device: str | torch.device = "cpu") -> MDState:
     """A state from ASE structures, one walker each.
 
     Args:
@@ -159,15 +143,9 @@ def init_state(
         else:
             vel.append(np.zeros((len(atoms), 3)))
     natoms = batch.natoms.to(dtype)
-    return MDState(
-        batch=batch,
-        velocities=torch.tensor(np.concatenate(vel), dtype=dtype, device=device),
-        masses=torch.tensor(np.concatenate(mass), dtype=dtype, device=device),
-        walker=torch.arange(n, device=device),
-        temperature=temps,
-        pressure=press,
-        dof=torch.where(natoms > 1, 3.0 * natoms - 3.0, 3.0 * natoms),
-        forces=torch.zeros_like(batch.positions),
-        energy=torch.zeros(n, dtype=dtype, device=device),
-        virial=torch.zeros(n, 3, 3, dtype=dtype, device=device),
-    )
+    return MDState(batch=batch, velocities=torch.tensor(np.concatenate(vel), dtype=dtype, device=device),
+                   masses=torch.tensor(np.concatenate(mass), dtype=dtype, device=device),
+                   walker=torch.arange(n, device=device), temperature=temps, pressure=press,
+                   dof=torch.where(natoms > 1, 3.0 * natoms - 3.0, 3.0 * natoms),
+                   forces=torch.zeros_like(batch.positions), energy=torch.zeros(n, dtype=dtype, device=device),
+                   virial=torch.zeros(n, 3, 3, dtype=dtype, device=device))

@@ -80,14 +80,7 @@ def cell_heights(cell: torch.Tensor) -> torch.Tensor:
     """(F, 3) distances between opposite faces, Å."""
     vol = volume(cell)
     a, b, c = cell[:, 0], cell[:, 1], cell[:, 2]
-    areas = torch.stack(
-        [
-            torch.linalg.cross(b, c).norm(dim=-1),
-            torch.linalg.cross(c, a).norm(dim=-1),
-            torch.linalg.cross(a, b).norm(dim=-1),
-        ],
-        -1,
-    )
+    areas = torch.stack([torch.linalg.cross(u, v).norm(dim=-1) for u, v in ((b, c), (c, a), (a, b))], -1)
     return vol[:, None] / areas
 
 
@@ -99,11 +92,8 @@ def check_walkers(state: MDState, criteria: StopCriteria) -> torch.Tensor:
     def flag(mask: torch.Tensor, value: int) -> None:
         code.copy_(torch.where((code == RUNNING) & mask, value, code))
 
-    atom_bad = ~(
-        torch.isfinite(state.batch.positions).all(-1)
-        & torch.isfinite(state.velocities).all(-1)
-        & torch.isfinite(state.forces).all(-1)
-    )
+    finite = [torch.isfinite(x).all(-1) for x in (state.batch.positions, state.velocities, state.forces)]
+    atom_bad = ~(finite[0] & finite[1] & finite[2])
     bad = per_frame_sum(atom_bad.to(state.batch.dtype), state.batch.frame, f) > 0
     bad = bad | ~torch.isfinite(state.energy) | ~torch.isfinite(state.batch.cell).all(-1).all(-1)
     flag(bad, 1)

@@ -105,11 +105,5 @@ class VerletNeighbors:
         nb = self.neighbors
         edge_keep = atom_keep[nb.i]
         nbrs = Neighbors(new_index[nb.i[edge_keep]], new_index[nb.j[edge_keep]], nb.shift[edge_keep], nb.cutoff)
-        return VerletNeighbors(
-            nbrs,
-            self.ref_positions[atom_keep],
-            self.ref_cell[keep_frames],
-            self.cutoff,
-            self.skin,
-            self.n_builds[keep_frames],
-        )
+        return VerletNeighbors(nbrs, self.ref_positions[atom_keep], self.ref_cell[keep_frames], self.cutoff, self.skin,
+                               self.n_builds[keep_frames])
