@@ -7,17 +7,21 @@ Public API::
     ens = pesgen.Ensemble([pesgen.DeepPot(type_map=["Al", "Mg"], rcut=6.0, seed=s) for s in range(4)])
     ens.save("ens.pt"); pesgen.load("ens.pt")
     calc = pesgen.PesgenCalculator(ens)   # ASE calculator
+    pesgen.check_potential(my_potential)  # does a potential of your own honour the contract?
 """
 
 from pesgen.version import __version__
 
-__all__ = ["DeepPot", "Ensemble", "PesgenCalculator", "TrainSettings", "load", "train", "__version__"]
+__all__ = ["DeepPot", "Ensemble", "PesgenCalculator", "Potential", "TrainSettings", "check_potential", "load", "train",
+           "__version__"]
 
 # Imported lazily so that `pesgen --help` and the light sub-packages do not pay for torch.
 _LAZY = {
     "DeepPot": "pesgen.model.deeppot",
     "Ensemble": "pesgen.model.ensemble",
     "PesgenCalculator": "pesgen.calculator",
+    "Potential": "pesgen.model.contract",
+    "check_potential": "pesgen.model.contract",
     "train": "pesgen.training.trainer",
     "TrainSettings": "pesgen.training.config",
 }

@@ -76,8 +76,9 @@ def output_problems(out: object, n_frames: int, n_atoms: int, need_virial: bool 
 
 
 def tiny_batch(n_types: int, rcut: float, dtype: torch.dtype = torch.float64, device: str = "cpu") -> Batch:
-    """Two frames with every species: a rattled periodic fcc cell of 4 atoms (smaller than the
-    cutoff, so periodic images count) and a free cluster of 3 atoms; nearest neighbours at rcut/2."""
+    """Two frames, species cycling through the type map: a rattled triclinic periodic cell of 4
+    atoms (smaller than the cutoff, so periodic images count) and a free cluster of 3 atoms;
+    nearest neighbours at rcut/2."""
     g = torch.Generator().manual_seed(0)
     d = 0.5 * rcut
     a = d * 2**0.5
