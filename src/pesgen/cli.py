@@ -2,6 +2,11 @@
 
 Sub-command groups live beside the code they drive (e.g. ``pesgen.data.commands``) and are
 registered here, so this file only says which commands exist.
+
+Exit status, for every command: 0 when it did its work (``pesgen run`` also when the run ended
+without converging: its last line says why), 1 on any :class:`~pesgen.errors.PesgenError`
+(printed here, one ``error:`` line per problem, naming the file and key), 2 for a command
+line typer rejects (unknown option, missing argument).
 """
 
 from __future__ import annotations
@@ -16,21 +21,37 @@ from pathlib import Path  # noqa: E402
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 import pesgen
 from pesgen.data.commands import app as data_app
+from pesgen.errors import PesgenError
 from pesgen.loop import commands as loop_commands
 from pesgen.report.commands import report_command
 from pesgen.training.commands import train_command
 from pesgen.validate.commands import evaluate_command, test_command
 
+console = Console()
+
+
+class _Commands(TyperGroup):
+    """The root group: the one handler of every command's errors (see the module docstring)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PesgenError as err:
+            for line in str(err).splitlines():
+                console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from err
+
+
 app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=_Commands)
 model_app = typer.Typer(help="Inspect trained models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 app.add_typer(data_app, name="data")
-
-console = Console()
 
 
 def _version_callback(value: bool) -> None:
@@ -50,13 +71,9 @@ def main(
 @model_app.command("info")
 def model_info(path: Path = typer.Argument(..., help="A model file written by pesgen.")) -> None:
     """Print the hyperparameters, type map, statistics and size of a saved model or ensemble."""
-    from pesgen.model.io import ModelFileError, describe
+    from pesgen.model.io import describe
 
-    try:
-        text = describe(path)
-    except ModelFileError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=1) from err
+    text = describe(path)
     console.print(text, soft_wrap=True, highlight=False)
 
 

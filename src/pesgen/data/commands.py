@@ -8,15 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pesgen.data.errors import DataError
-
 app = typer.Typer(help="The labeled-data store: import, export, inspect.", no_args_is_help=True)
 console = Console()
-
-
-def _fail(err: Exception) -> None:
-    console.print(f"[red]error:[/red] {err}", highlight=False)
-    raise typer.Exit(code=1) from err
 
 
 def _parse_type_map(text: str | None) -> list[str] | None:
@@ -53,13 +46,10 @@ def import_command(
     from pesgen.data.provenance import Provenance
     from pesgen.data.store import Store
 
-    try:
-        prov = Provenance(iteration=iteration, origin=origin, labeler=labeler, system=system)
-        db = Store(store)
-        results = import_into_store(db, paths, fmt, _parse_type_map(type_map), prov,
-                                    keep_provenance, skip_duplicates)
-    except DataError as err:
-        _fail(err)
+    prov = Provenance(iteration=iteration, origin=origin, labeler=labeler, system=system)
+    db = Store(store)
+    results = import_into_store(db, paths, fmt, _parse_type_map(type_map), prov,
+                                keep_provenance, skip_duplicates)
     table = Table(title=f"import into {store}")
     for col in ("source", "frames read", "added", "skipped (already in store)"):
         table.add_column(col, justify="left" if col == "source" else "right")
@@ -85,14 +75,11 @@ def export_command(
     from pesgen.data.exporters import export_frames
     from pesgen.data.store import Store
 
-    try:
-        frames = Store(store, readonly=True).frames(iteration=iteration, origin=origin)
-        if not frames:
-            console.print(f"{store}: no labeled frames match; nothing written")
-            raise typer.Exit(code=1)
-        written = export_frames(frames, out, fmt, _parse_type_map(type_map))
-    except DataError as err:
-        _fail(err)
+    frames = Store(store, readonly=True).frames(iteration=iteration, origin=origin)
+    if not frames:
+        console.print(f"{store}: no labeled frames match; nothing written")
+        raise typer.Exit(code=1)
+    written = export_frames(frames, out, fmt, _parse_type_map(type_map))
     console.print(f"wrote {len(frames)} frames to {len(written)} "
                   f"{'system' if fmt.startswith('deepmd') else 'file'}(s) under {out}")
     for path in written:
@@ -109,10 +96,7 @@ def info_command(store: Path = typer.Argument(..., help="The store file.")) -> N
     from pesgen.data.store import Store
     from pesgen.data.summary import summarize
 
-    try:
-        s = summarize(Store(store, readonly=True))
-    except DataError as err:
-        _fail(err)
+    s = summarize(Store(store, readonly=True))
     console.print(f"[bold]{s.path}[/bold]: {s.labeled} labeled frames, {s.failed} failed "
                   f"(journal: {s.journal_mode})", highlight=False)
     console.print(f"energy per atom: {_range(s.energy_per_atom)} eV/atom;  "

@@ -5,8 +5,10 @@ Every message names the file (and, where it helps, the frame or key) at fault.
 
 from __future__ import annotations
 
+from pesgen.errors import PesgenError
 
-class DataError(Exception):
+
+class DataError(PesgenError):
     """Base class of all errors raised by :mod:`pesgen.data`."""
 
 

@@ -9,10 +9,11 @@ reruns the tasks of a worker that dies on another worker.
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from typing import Any
+from typing import Any, Literal
 
 from pesgen.execute.errors import ExecutorConfigError
 from pesgen.execute.jobqueue import make_jobqueue_cluster
+from pesgen.schema import StrictModel
 
 _LOCAL_KEYS = {"n_workers", "threads_per_worker", "processes", "memory_limit",
                "dashboard_address", "local_directory", "worker_class"}
@@ -107,3 +108,20 @@ class DaskExecutor(Executor):
 
     def __repr__(self) -> str:
         return f"DaskExecutor(scheduler={self.client.scheduler.address!r})"
+
+
+class DaskSettings(StrictModel):
+    """``[executor] kind = "dask"``: a :class:`DaskExecutor` (exactly one of ``address``, ``local``
+    and ``jobqueue``; ``connect_timeout`` in s)."""
+
+    kind: Literal["dask"]
+    address: str | None = None
+    local: dict[str, Any] | None = None
+    jobqueue: dict[str, Any] | None = None
+    jobs: int | None = None
+    adapt: dict[str, Any] | None = None
+    submit_kwargs: dict[str, Any] | None = None
+    connect_timeout: float = 30.0
+
+    def build(self) -> DaskExecutor:
+        return DaskExecutor(**self.model_dump(exclude={"kind"}))

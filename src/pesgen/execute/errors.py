@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pesgen.errors import ConfigError
 
-class ExecutorConfigError(ValueError):
+
+class ExecutorConfigError(ConfigError):
     """An executor configuration cannot work; the message names the key at fault."""

@@ -1,19 +1,25 @@
-"""``make_executor(config)``: the executor named by a configuration dict."""
+"""The ``[executor]`` table: one model per back end, chosen by ``kind`` (default "local")."""
 
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Discriminator, Tag
+
+from pesgen.execute.dask_backend import DaskSettings
 from pesgen.execute.errors import ExecutorConfigError
-from pesgen.execute.local import LocalExecutor, SerialExecutor
+from pesgen.execute.local import LocalSettings, SerialSettings
+from pesgen.schema import parse
 
-_KEYS = {
-    "local": {"max_workers", "mp_context", "max_tasks_per_child"},
-    "serial": set(),
-    "dask": {"address", "local", "jobqueue", "jobs", "adapt", "submit_kwargs",
-             "connect_timeout"},
-}
+
+def _kind(value: Any) -> str:
+    return value.get("kind", "local") if isinstance(value, dict) else getattr(value, "kind", "local")
+
+
+#: Settings of any executor: "local" (a process pool, the default), "serial" or "dask".
+ExecutorConfig = Annotated[Annotated[LocalSettings, Tag("local")] | Annotated[SerialSettings, Tag("serial")]
+                           | Annotated[DaskSettings, Tag("dask")], Discriminator(_kind)]
 
 
 def make_executor(config: dict[str, Any] | None = None) -> Executor:
@@ -23,18 +29,4 @@ def make_executor(config: dict[str, Any] | None = None) -> Executor:
     All returned objects follow the ``concurrent.futures.Executor`` contract (``submit``,
     ``map``, ``shutdown``, context manager). Unknown kinds/keys raise ExecutorConfigError.
     """
-    conf = dict(config or {"kind": "local"})
-    kind = conf.pop("kind", "local")
-    if kind not in _KEYS:
-        raise ExecutorConfigError(f"executor 'kind' is {kind!r}; choose one of {sorted(_KEYS)}")
-    unknown = sorted(set(conf) - _KEYS[kind])
-    if unknown:
-        raise ExecutorConfigError(f"executor kind {kind!r}: unknown key(s) {unknown}; "
-                                  f"allowed: {sorted(_KEYS[kind])}")
-    if kind == "local":
-        return LocalExecutor(**conf)
-    if kind == "serial":
-        return SerialExecutor()
-    from pesgen.execute.dask_backend import DaskExecutor
-
-    return DaskExecutor(**conf)
+    return parse(ExecutorConfig, config or {}, "executor", ExecutorConfigError).build()

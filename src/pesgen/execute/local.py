@@ -7,9 +7,10 @@ import os
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Literal
 
 from pesgen.execute.errors import ExecutorConfigError
+from pesgen.schema import StrictModel
 
 
 class LocalExecutor(Executor):
@@ -95,3 +96,24 @@ class SerialExecutor(Executor):
 
     def __repr__(self) -> str:
         return "SerialExecutor()"
+
+
+class LocalSettings(StrictModel):
+    """``[executor] kind = "local"`` (the default): a :class:`LocalExecutor`."""
+
+    kind: Literal["local"] = "local"
+    max_workers: int | None = None
+    mp_context: str | None = None
+    max_tasks_per_child: int | None = None
+
+    def build(self) -> LocalExecutor:
+        return LocalExecutor(self.max_workers, self.mp_context, self.max_tasks_per_child)
+
+
+class SerialSettings(StrictModel):
+    """``[executor] kind = "serial"``: a :class:`SerialExecutor` (labels in this process)."""
+
+    kind: Literal["serial"]
+
+    def build(self) -> SerialExecutor:
+        return SerialExecutor()

@@ -5,8 +5,10 @@ Every error names the structure, key or file at fault so a user can fix the inpu
 
 from __future__ import annotations
 
+from pesgen.errors import ConfigError, PesgenError
 
-class ExploreError(Exception):
+
+class ExploreError(PesgenError):
     """Base class of all exploration errors."""
 
 
@@ -18,5 +20,5 @@ class SelectionError(ExploreError, ValueError):
     """A selection request is inconsistent (bad trust levels, features of the wrong shape...)."""
 
 
-class StageError(ExploreError, ValueError):
+class StageError(ExploreError, ConfigError):
     """An exploration stage or schedule is invalid (no conditions, bad temperature...)."""

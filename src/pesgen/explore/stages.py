@@ -28,9 +28,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ConfigDict
 
 from pesgen.explore.errors import StageError
 from pesgen.explore.select import LabelCap
+from pesgen.schema import parse
 
 ENSEMBLES = ("nvt", "npt", "nve")
 
@@ -93,20 +95,10 @@ class Conditions:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "conditions") -> Conditions:
         """Build from a config table; errors name ``where`` and the key."""
-        allowed = {"systems", "temperatures", "pressures", "n_steps", "ensemble",
-                   "record_every", "timestep"}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise StageError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-        for key in ("systems", "temperatures"):
-            if key not in data:
-                raise StageError(f"{where}: missing required key {key!r}")
-        try:
-            return cls(**dict(data))
-        except StageError as exc:
-            raise StageError(f"{where}: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise StageError(f"{where}: {exc}") from None
+        return parse(cls, data, where, StageError)
+
+
+Conditions.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
 
 @dataclass

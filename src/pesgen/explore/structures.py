@@ -1,7 +1,8 @@
 """Initial structures of the exploration, declared as plain data (Fig. 1(a.1) of the paper).
 
-A config layer passes a dict (parsed from TOML) to :meth:`InitialStructureSpec.from_dict`, then
-calls :func:`generate_initial_structures`. The pipeline follows the paper:
+The declaration is a pydantic model (:class:`InitialStructureSpec`, one model per generator, each
+with ``build()``); the run config holds it as ``[initial.structures]``, and
+:meth:`InitialStructureSpec.from_dict` parses a table alone. The pipeline follows the paper:
 
 1. base structures: perfect crystals (fcc, hcp, dhcp, bcc, sc, diamond supercells;
    :mod:`pesgen.structures.crystals`), crystals with two halves rigidly displaced
@@ -33,14 +34,14 @@ Every returned ``ase.Atoms`` has ``info["system"]``, a readable id such as
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from ase import Atoms
+from pydantic import BeforeValidator, Field, model_validator
 
+from pesgen.schema import StrictModel, parse
 from pesgen.structures.alloys import composition_counts, random_alloy
 from pesgen.structures.crystals import CELL_KINDS, LATTICES, crystal, lattice_constants
 from pesgen.structures.displace import DISPLACEMENT_MODES, displaced_crystals, displacement_values
@@ -50,50 +51,15 @@ from pesgen.structures.perturb import alpha_values, scaled_and_perturbed
 from pesgen.structures.surfaces import slab
 
 
-def _from_mapping(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, naming ``where`` and the key in every error."""
-    if not isinstance(data, Mapping):
-        raise StructureSpecError(f"{where}: expected a table/dict, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise StructureSpecError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
-            f"{', '.join(sorted(names))}"
-        )
-    required = [
-        f.name for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise StructureSpecError(f"{where}: missing required key(s) {', '.join(missing)}")
-    try:
-        return cls(**dict(data))
-    except StructureSpecError as exc:
-        raise StructureSpecError(f"{where}: {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise StructureSpecError(f"{where}: {exc}") from None
+def _as_list(value: Any) -> Any:
+    """A single string or table stands for a list of one."""
+    return [value] if isinstance(value, str | Mapping) else value
 
 
-def _triple(value: Any, name: str) -> tuple[int, int, int]:
-    try:
-        t = tuple(int(x) for x in value)
-    except (TypeError, ValueError):
-        t = ()
-    if len(t) != 3 or min(t) < 1 or any(float(x) != y for x, y in zip(t, value, strict=True)):
-        raise StructureSpecError(f"'{name}' = {value!r} must be three positive integers")
-    return t  # type: ignore[return-value]
-
-
-def _pair(value: Any, name: str) -> tuple[int, int]:
-    try:
-        t = tuple(int(x) for x in value)
-    except (TypeError, ValueError):
-        t = ()
-    if len(t) != 2 or min(t) < 1:
-        raise StructureSpecError(f"'{name}' = {value!r} must be two positive integers")
-    return t  # type: ignore[return-value]
+Lattice = Literal[LATTICES]  # type: ignore[valid-type]
+Positive = Annotated[int, Field(ge=1)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Planes = Annotated[list[str], BeforeValidator(_as_list)]
 
 
 def _constant_for(value: float | Mapping[str, float] | None, lattice: str) -> float | None:
@@ -102,8 +68,12 @@ def _constant_for(value: float | Mapping[str, float] | None, lattice: str) -> fl
     return None if lattice not in value else float(value[lattice])
 
 
-@dataclass
-class CrystalSpec:
+def _check_planes(planes: list[str], lattice: str) -> None:
+    for p in planes:
+        parse_plane(p, lattice)
+
+
+class CrystalSpec(StrictModel):
     """Perfect crystals of one element.
 
     Attributes:
@@ -117,36 +87,28 @@ class CrystalSpec:
     """
 
     element: str
-    lattices: list[str]
-    size: Sequence[int] = (2, 2, 2)
+    lattices: Annotated[list[Lattice], BeforeValidator(_as_list)]
+    size: list[Positive] = Field([2, 2, 2], min_length=3, max_length=3)
     a: float | dict[str, float] | None = None
     c: float | dict[str, float] | None = None
-    cell: str = "conventional"
+    cell: Literal[CELL_KINDS] = "conventional"  # type: ignore[valid-type]
 
-    def __post_init__(self) -> None:
-        if isinstance(self.lattices, str):
-            self.lattices = [self.lattices]
-        for lat in self.lattices:
-            if lat not in LATTICES:
-                raise StructureSpecError(f"'lattices': unknown lattice {lat!r}; choose {LATTICES}")
-        if self.cell not in CELL_KINDS:
-            raise StructureSpecError(f"'cell' = {self.cell!r}; choose one of {CELL_KINDS}")
-        self.size = _triple(self.size, "size")
+    @model_validator(mode="after")
+    def _constants(self) -> CrystalSpec:
         for lat in self.lattices:  # fail early on bad elements or missing reference data
-            lattice_constants(self.element, lat, _constant_for(self.a, lat),
-                              _constant_for(self.c, lat))
+            lattice_constants(self.element, lat, _constant_for(self.a, lat), _constant_for(self.c, lat))
+        return self
 
     def build(self) -> list[Atoms]:
         """The perfect supercells, one per lattice."""
         return [
-            crystal(self.element, lat, self.size, a=_constant_for(self.a, lat),
+            crystal(self.element, lat, tuple(self.size), a=_constant_for(self.a, lat),
                     c=_constant_for(self.c, lat), cell=self.cell)
             for lat in self.lattices
         ]
 
 
-@dataclass
-class DisplaceSpec:
+class DisplaceSpec(StrictModel):
     """Crystals whose two halves are rigidly displaced (see :mod:`pesgen.structures.displace`).
 
     Attributes:
@@ -162,47 +124,37 @@ class DisplaceSpec:
     """
 
     element: str
-    lattice: str
-    planes: list[str]
+    lattice: Lattice
+    planes: Planes
     d_min: float = 0.2
     d_max: float = 10.0
     n: int = 5
-    d_values: list[float] | None = None
+    d_values: list[Annotated[Finite, Field(ge=0)]] | None = None
     layers: int = 6
-    size: Sequence[int] = (2, 2)
-    mode: str = "separate"
-    direction: Sequence[float] = (1.0, 0.0)
+    size: list[Positive] = Field([2, 2], min_length=2, max_length=2)
+    mode: Literal[DISPLACEMENT_MODES] = "separate"  # type: ignore[valid-type]
+    direction: list[float] = [1.0, 0.0]
     a: float | None = None
     c: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.lattice not in LATTICES:
-            raise StructureSpecError(f"'lattice': unknown lattice {self.lattice!r}")
-        if self.mode not in DISPLACEMENT_MODES:
-            raise StructureSpecError(f"'mode' = {self.mode!r}; choose {DISPLACEMENT_MODES}")
-        if isinstance(self.planes, str):
-            self.planes = [self.planes]
-        for p in self.planes:
-            parse_plane(p, self.lattice)
-        self.size = _pair(self.size, "size")
+    @model_validator(mode="after")
+    def _derive(self) -> DisplaceSpec:
+        _check_planes(self.planes, self.lattice)
         if self.d_values is None:
-            self.d_values = displacement_values(self.d_min, self.d_max, int(self.n)).tolist()
-        else:
-            if any(not (np.isfinite(d) and d >= 0) for d in self.d_values):
-                raise StructureSpecError(f"'d_values' = {self.d_values!r} must be >= 0 Å")
+            self.d_values = displacement_values(self.d_min, self.d_max, self.n).tolist()
         lattice_constants(self.element, self.lattice, self.a, self.c)
+        return self
 
     def build(self) -> list[Atoms]:
         """One displaced crystal per plane and displacement."""
         return displaced_crystals(
             self.element, self.lattice, self.planes, self.d_values,  # type: ignore[arg-type]
-            layers=self.layers, size=self.size, mode=self.mode,  # type: ignore[arg-type]
-            direction=self.direction, a=self.a, c=self.c,
+            layers=self.layers, size=tuple(self.size), mode=self.mode,  # type: ignore[arg-type]
+            direction=tuple(self.direction), a=self.a, c=self.c,
         )
 
 
-@dataclass
-class SurfaceSpec:
+class SurfaceSpec(StrictModel):
     """Slabs with vacuum (see :mod:`pesgen.structures.surfaces`).
 
     Attributes:
@@ -215,37 +167,30 @@ class SurfaceSpec:
     """
 
     element: str
-    lattice: str
-    planes: list[str]
+    lattice: Lattice
+    planes: Planes
     layers: int = 4
-    vacuum: float = 10.0
-    size: Sequence[int] = (1, 1)
+    vacuum: Finite = Field(10.0, gt=0)
+    size: list[Positive] = Field([1, 1], min_length=2, max_length=2)
     a: float | None = None
     c: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.lattice not in LATTICES:
-            raise StructureSpecError(f"'lattice': unknown lattice {self.lattice!r}")
-        if isinstance(self.planes, str):
-            self.planes = [self.planes]
-        for p in self.planes:
-            parse_plane(p, self.lattice)
-        self.size = _pair(self.size, "size")
-        if not (np.isfinite(self.vacuum) and self.vacuum > 0):
-            raise StructureSpecError(f"'vacuum' = {self.vacuum!r} Å must be positive")
+    @model_validator(mode="after")
+    def _planes(self) -> SurfaceSpec:
+        _check_planes(self.planes, self.lattice)
+        return self
 
     def build(self) -> list[Atoms]:
         """One slab per plane."""
         return [
             slab(oriented_crystal(self.element, self.lattice, p, layers=self.layers,
-                                  size=self.size, a=self.a, c=self.c),  # type: ignore[arg-type]
+                                  size=tuple(self.size), a=self.a, c=self.c),  # type: ignore[arg-type]
                  vacuum=self.vacuum)
             for p in self.planes
         ]
 
 
-@dataclass
-class AlloySpec:
+class AlloySpec(StrictModel):
     """Random alloys made from every base structure.
 
     Attributes:
@@ -254,27 +199,18 @@ class AlloySpec:
         keep_pure: keep the pure base structures as well (default True).
     """
 
-    compositions: list[dict[str, float]]
-    n: int = 1
+    compositions: Annotated[list[dict[str, float]], BeforeValidator(_as_list)] = Field(min_length=1)
+    n: Positive = 1
     keep_pure: bool = True
 
-    def __post_init__(self) -> None:
-        if isinstance(self.compositions, Mapping):
-            self.compositions = [dict(self.compositions)]
-        if not self.compositions:
-            raise StructureSpecError("'compositions' is empty")
+    @model_validator(mode="after")
+    def _counts(self) -> AlloySpec:
         for comp in self.compositions:
-            if not isinstance(comp, Mapping):
-                raise StructureSpecError(
-                    f"'compositions': {comp!r} is not a species -> fraction table"
-                )
             composition_counts(1, comp)
-        if int(self.n) != self.n or self.n < 1:
-            raise StructureSpecError(f"'n' = {self.n!r} must be a positive integer")
+        return self
 
 
-@dataclass
-class ScaleSpec:
+class ScaleSpec(StrictModel):
     """Uniform compression/dilation: lengths scaled by alpha (volume by alpha^3).
 
     Attributes:
@@ -286,17 +222,16 @@ class ScaleSpec:
     alpha_min: float = 0.96
     alpha_max: float = 1.04
     n: int = 5
-    values: list[float] | None = None
+    values: list[Annotated[Finite, Field(gt=0)]] | None = Field(None, min_length=1)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _derive(self) -> ScaleSpec:
         if self.values is None:
-            self.values = alpha_values(self.alpha_min, self.alpha_max, int(self.n)).tolist()
-        elif any(not (np.isfinite(x) and x > 0) for x in self.values) or not self.values:
-            raise StructureSpecError(f"'values' = {self.values!r} must be positive numbers")
+            self.values = alpha_values(self.alpha_min, self.alpha_max, self.n).tolist()
+        return self
 
 
-@dataclass
-class PerturbSpec:
+class PerturbSpec(StrictModel):
     """Random perturbation (see :mod:`pesgen.structures.perturb`).
 
     Attributes:
@@ -306,24 +241,23 @@ class PerturbSpec:
         keep_unperturbed: also keep the unperturbed structure.
     """
 
-    n: int = 1
-    sigma_a: float = 0.01
-    sigma_c: float = 0.03
+    n: int = Field(1, ge=0)
+    sigma_a: Finite = Field(0.01, ge=0)
+    sigma_c: Finite = Field(0.03, ge=0)
     keep_unperturbed: bool = False
 
-    def __post_init__(self) -> None:
-        if int(self.n) != self.n or self.n < 0:
-            raise StructureSpecError(f"'n' = {self.n!r} must be a non-negative integer")
-        for name in ("sigma_a", "sigma_c"):
-            v = getattr(self, name)
-            if not (np.isfinite(v) and v >= 0):
-                raise StructureSpecError(f"'{name}' = {v!r} must be >= 0")
+    @model_validator(mode="after")
+    def _something_left(self) -> PerturbSpec:
         if self.n == 0 and not self.keep_unperturbed:
             raise StructureSpecError("'n' = 0 with keep_unperturbed = false leaves no structure")
+        return self
 
 
-@dataclass
-class InitialStructureSpec:
+def _listed(cls: type) -> Any:
+    return Annotated[list[cls], BeforeValidator(_as_list)]  # type: ignore[valid-type]
+
+
+class InitialStructureSpec(StrictModel):
     """The full declaration of the initial structures.
 
     Attributes:
@@ -336,48 +270,28 @@ class InitialStructureSpec:
         seed: seed of the numpy generator.
     """
 
-    crystals: list[CrystalSpec] = field(default_factory=list)
-    displacements: list[DisplaceSpec] = field(default_factory=list)
-    surfaces: list[SurfaceSpec] = field(default_factory=list)
+    crystals: _listed(CrystalSpec) = []  # type: ignore[valid-type]
+    displacements: _listed(DisplaceSpec) = []  # type: ignore[valid-type]
+    surfaces: _listed(SurfaceSpec) = []  # type: ignore[valid-type]
     alloys: AlloySpec | None = None
     scale: ScaleSpec | None = None
     perturb: PerturbSpec | None = None
     seed: int = 0
 
+    @model_validator(mode="after")
+    def _something(self) -> InitialStructureSpec:
+        if not (self.crystals or self.displacements or self.surfaces):
+            raise StructureSpecError("declares no structures; give 'crystals', 'displacements' or 'surfaces'")
+        return self
+
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "initial_structures"
-                  ) -> InitialStructureSpec:
+    def from_dict(cls, data: Mapping[str, Any], where: str = "initial_structures") -> InitialStructureSpec:
         """Parse a config table; errors name the offending key, e.g. ``crystals[1].size``."""
-        if not isinstance(data, Mapping):
-            raise StructureSpecError(f"{where}: expected a table/dict")
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise StructureSpecError(
-                f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
-                f"{', '.join(sorted(allowed))}"
-            )
-        kwargs: dict[str, Any] = {}
-        for key, sub in (("crystals", CrystalSpec), ("displacements", DisplaceSpec),
-                         ("surfaces", SurfaceSpec)):
-            items = data.get(key, [])
-            if isinstance(items, Mapping):
-                items = [items]
-            kwargs[key] = [_from_mapping(sub, item, f"{where}.{key}[{i}]")
-                           for i, item in enumerate(items)]
-        for key, sub in (("alloys", AlloySpec), ("scale", ScaleSpec), ("perturb", PerturbSpec)):
-            if data.get(key) is not None:
-                kwargs[key] = _from_mapping(sub, data[key], f"{where}.{key}")
-        if "seed" in data:
-            if not isinstance(data["seed"], int) or isinstance(data["seed"], bool):
-                raise StructureSpecError(f"{where}.seed = {data['seed']!r} must be an integer")
-            kwargs["seed"] = data["seed"]
-        spec = cls(**kwargs)
-        if not (spec.crystals or spec.displacements or spec.surfaces):
-            raise StructureSpecError(
-                f"{where}: declares no structures; give 'crystals', 'displacements' or 'surfaces'"
-            )
-        return spec
+        return parse(cls, data, where, StructureSpecError)
+
+    def build(self, rng: np.random.Generator | None = None) -> list[Atoms]:
+        """The structures (see :func:`generate_initial_structures`)."""
+        return generate_initial_structures(self, rng)
 
 
 def generate_initial_structures(
@@ -408,13 +322,13 @@ def generate_initial_structures(
             with_alloys.append(base)
         if spec.alloys is not None:
             for comp in spec.alloys.compositions:
-                for _ in range(int(spec.alloys.n)):
+                for _ in range(spec.alloys.n):
                     with_alloys.append(random_alloy(base, comp, rng))
     alphas = spec.scale.values if spec.scale is not None else [1.0]
     if spec.perturb is None:
         return scaled_and_perturbed(with_alloys, rng, alphas, n_perturbed=0, sigma_a=0.0,
                                     sigma_c=0.0, keep_unperturbed=True)
     return scaled_and_perturbed(
-        with_alloys, rng, alphas, n_perturbed=int(spec.perturb.n), sigma_a=spec.perturb.sigma_a,
+        with_alloys, rng, alphas, n_perturbed=spec.perturb.n, sigma_a=spec.perturb.sigma_a,
         sigma_c=spec.perturb.sigma_c, keep_unperturbed=spec.perturb.keep_unperturbed,
     )

@@ -16,13 +16,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
 
-from pesgen.label.base import Labeler
+from pesgen.label.base import Labeler, LabelerSettings
 from pesgen.label.errors import (
     CalculatorError,
     LabelerConfigError,
@@ -148,3 +148,18 @@ class AseCalculatorLabeler(Labeler):
                         close()
             return LabelResult(energy=float(energy), forces=forces, stress=stress,
                                wall_time=time.perf_counter() - start)
+
+
+class AseCalculatorSettings(LabelerSettings):
+    """``[label] kind = "ase"``: :class:`AseCalculatorLabeler` (any ASE calculator by import path)."""
+
+    labeler = AseCalculatorLabeler
+    kind: Literal["ase"] = "ase"
+    calculator: str
+    kwargs: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None
+    name: str | None = None
+    stress: bool = True
+    directory_kwarg: str | None = "directory"
+    profile_class: str | None = None

@@ -6,11 +6,13 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ase import Atoms
 
+from pesgen.label.errors import LabelerConfigError
 from pesgen.label.result import LabelResult
+from pesgen.schema import StrictModel
 
 
 def settings_digest(settings: dict[str, Any]) -> str:
@@ -55,5 +57,23 @@ class Labeler(ABC):
             LabelFailure: (a subclass of) when the frame cannot be labeled.
         """
 
+    def check_elements(self, elements: list[str]) -> None:
+        """Raise :class:`LabelerConfigError` unless this labeler covers every chemical symbol."""
+        supported = getattr(self, "elements", None)
+        missing = [e for e in elements if supported is not None and e not in supported]
+        if missing:
+            raise LabelerConfigError(f"the labeler has no types for {missing} (elements {supported})")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, hash={self.settings_hash()})"
+
+
+class LabelerSettings(StrictModel):
+    """Base of the ``[label]`` models (one per kind, beside its labeler): :meth:`build` passes
+    every key but ``kind`` to the constructor of :attr:`labeler`."""
+
+    labeler: ClassVar[type[Labeler]]
+
+    def build(self) -> Labeler:
+        """The labeler these settings describe."""
+        return type(self).labeler(**{k: getattr(self, k) for k in type(self).model_fields if k != "kind"})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ase import Atoms
 from ase.calculators.emt import EMT, parameters
 
-from pesgen.label.base import Labeler
-from pesgen.label.errors import CalculatorError, InvalidStructure
+from pesgen.label.base import Labeler, LabelerSettings
+from pesgen.label.errors import CalculatorError, InvalidStructure, LabelerConfigError
 from pesgen.label.result import LabelResult
 
 
@@ -29,6 +29,11 @@ class EMTLabeler(Labeler):
     def settings(self) -> dict[str, Any]:
         return {"asap_cutoff": self.asap_cutoff}
 
+    def check_elements(self, elements: list[str]) -> None:
+        missing = [e for e in elements if e not in parameters]
+        if missing:
+            raise LabelerConfigError(f"EMT has no parameters for {missing}; it knows {sorted(parameters)}")
+
     def label(self, atoms: Atoms, workdir: Path | None = None) -> LabelResult:
         unknown = sorted(set(atoms.get_chemical_symbols()) - set(parameters))
         if unknown:
@@ -45,3 +50,11 @@ class EMTLabeler(Labeler):
             raise CalculatorError(f"EMT raised {type(err).__name__}: {err}") from err
         return LabelResult(energy=float(energy), forces=forces.copy(), stress=stress,
                            wall_time=time.perf_counter() - start)
+
+
+class EMTSettings(LabelerSettings):
+    """``[label] kind = "emt"``: :class:`EMTLabeler`."""
+
+    labeler = EMTLabeler
+    kind: Literal["emt"] = "emt"
+    asap_cutoff: bool = False

@@ -15,8 +15,10 @@ when too many labels of an iteration failed.
 
 from __future__ import annotations
 
+from pesgen.errors import ConfigError, PesgenError
 
-class LabelFailure(Exception):
+
+class LabelFailure(PesgenError):
     """A frame could not be labeled. ``kind`` is a short stable tag, ``reason`` the details."""
 
     kind: str = "calculator-error"
@@ -81,7 +83,7 @@ def failure_from_kind(kind: str, reason: str) -> LabelFailure:
     return FAILURE_KINDS.get(kind, CalculatorError)(reason)
 
 
-class LabelerConfigError(ValueError):
+class LabelerConfigError(ConfigError):
     """A labeler or executor configuration cannot work; the message names the key at fault."""
 
 
@@ -89,9 +91,9 @@ class PotentialFileNotFound(LabelerConfigError):
     """An interatomic potential file named in a LAMMPS labeler configuration does not exist."""
 
 
-class FailedRatioExceeded(RuntimeError):
+class FailedRatioExceeded(PesgenError, RuntimeError):
     """The fraction of failed labels of an iteration exceeded the configured maximum."""
 
 
-class DuplicateTaskError(ValueError):
+class DuplicateTaskError(PesgenError, ValueError):
     """Two tasks of one batch share a task id."""

@@ -1,32 +1,25 @@
-"""``make_labeler(config)``: build a labeler from a configuration dict (the loop's TOML)."""
+"""The ``[label]`` table: one model per labeler kind, joined by ``kind``; ``make_labeler(config)``."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from pesgen.label.ase_calculator import AseCalculatorLabeler
+from pydantic import Field
+
+from pesgen.label.ase_calculator import AseCalculatorSettings
 from pesgen.label.base import Labeler
-from pesgen.label.emt import EMTLabeler
+from pesgen.label.emt import EMTSettings
 from pesgen.label.errors import LabelerConfigError
-from pesgen.label.faults import FaultInjectingLabeler
-from pesgen.label.gpaw import GpawLabeler
-from pesgen.label.lammps import LammpsLabeler
+from pesgen.label.faults import FaultInjectionSettings
+from pesgen.label.gpaw import GpawSettings
+from pesgen.label.lammps import LammpsSettings
+from pesgen.schema import parse
 
-
-def _fault_injection(inner: dict[str, Any], delay: float = 0.0,
-                     hang_seconds: float = 3600.0) -> FaultInjectingLabeler:
-    return FaultInjectingLabeler(make_labeler(inner), delay=delay, hang_seconds=hang_seconds)
-
-
-LABELER_KINDS: dict[str, Callable[..., Labeler]] = {
-    "emt": EMTLabeler,
-    "lammps": LammpsLabeler,
-    "gpaw": GpawLabeler,
-    "ase": AseCalculatorLabeler,
-    "fault-injection": _fault_injection,
-}
+#: Settings of any labeler, chosen by ``kind``: "emt", "lammps", "gpaw", "ase" or "fault-injection"
+#: (whose ``inner`` is another labeler table).
+LabelerConfig = Annotated[EMTSettings | LammpsSettings | GpawSettings | AseCalculatorSettings
+                          | FaultInjectionSettings, Field(discriminator="kind")]
+FaultInjectionSettings.model_rebuild(_types_namespace={"LabelerConfig": LabelerConfig})
 
 
 def make_labeler(config: dict[str, Any]) -> Labeler:
@@ -37,24 +30,4 @@ def make_labeler(config: dict[str, Any]) -> Labeler:
     ``"fault-injection"`` (:class:`FaultInjectingLabeler`, ``inner`` is a labeler config).
     Unknown kinds and keys raise :class:`LabelerConfigError` naming them and what is allowed.
     """
-    if not isinstance(config, dict):
-        raise LabelerConfigError(f"labeler config must be a table/dict, "
-                                 f"got {type(config).__name__}")
-    kind = config.get("kind")
-    if kind not in LABELER_KINDS:
-        raise LabelerConfigError(f"labeler 'kind' is {kind!r}; choose one of "
-                                 f"{sorted(LABELER_KINDS)}")
-    builder = LABELER_KINDS[kind]
-    kwargs = {k: v for k, v in config.items() if k != "kind"}
-    params = inspect.signature(builder).parameters
-    allowed = [p for p in params if p != "self"]
-    unknown = sorted(set(kwargs) - set(allowed))
-    if unknown:
-        raise LabelerConfigError(f"labeler kind {kind!r}: unknown key(s) {unknown}; "
-                                 f"allowed: {allowed}")
-    missing = [name for name, p in params.items()
-               if p.default is inspect.Parameter.empty and name not in kwargs
-               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    if missing:
-        raise LabelerConfigError(f"labeler kind {kind!r}: missing key(s) {missing}")
-    return builder(**kwargs)
+    return parse(LabelerConfig, config, "label", LabelerConfigError).build()

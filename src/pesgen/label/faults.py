@@ -15,14 +15,17 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from ase import Atoms
 
-from pesgen.label.base import Labeler
+from pesgen.label.base import Labeler, LabelerSettings
 from pesgen.label.errors import LabelerConfigError, SCFNotConverged
 from pesgen.label.result import LabelResult
+
+if TYPE_CHECKING:
+    from pesgen.label.factory import LabelerConfig
 
 FAULTS = ("raise", "nan", "absurd", "hang", "crash", "unconverged")
 
@@ -70,3 +73,16 @@ class FaultInjectingLabeler(Labeler):
         elif fault == "absurd":
             result.forces[-1] = [1e6, 0.0, 0.0]
         return result
+
+
+class FaultInjectionSettings(LabelerSettings):
+    """``[label] kind = "fault-injection"``: :class:`FaultInjectingLabeler` around ``inner``."""
+
+    labeler = FaultInjectingLabeler
+    kind: Literal["fault-injection"] = "fault-injection"
+    inner: LabelerConfig
+    delay: float = 0.0
+    hang_seconds: float = 3600.0
+
+    def build(self) -> FaultInjectingLabeler:
+        return FaultInjectingLabeler(self.inner.build(), delay=self.delay, hang_seconds=self.hang_seconds)

@@ -15,12 +15,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
 
-from pesgen.label.base import Labeler
+from pesgen.label.base import Labeler, LabelerSettings
 from pesgen.label.errors import (
     LabelerConfigError,
     ProcessCrash,
@@ -145,3 +145,21 @@ class GpawLabeler(Labeler):
         return LabelResult(energy=out["energy"], forces=np.asarray(out["forces"], dtype=float),
                            stress=None if stress is None else np.asarray(stress, dtype=float),
                            wall_time=wall)
+
+
+class GpawSettings(LabelerSettings):
+    """``[label] kind = "gpaw"``: :class:`GpawLabeler` (plane waves; ecut eV, smearing eV)."""
+
+    labeler = GpawLabeler
+    kind: Literal["gpaw"] = "gpaw"
+    ecut: float = 350.0
+    xc: str = "PBE"
+    kpts: list[int] | dict[str, Any] = [4, 4, 4]
+    smearing: float = 0.1
+    maxiter: int = 333
+    convergence: dict[str, float] | None = None
+    spinpol: bool = False
+    extra: dict[str, Any] | None = None
+    python: str | None = None
+    mpi_command: str | None = None
+    env: dict[str, Any] | None = None

@@ -13,13 +13,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms, units
 from ase.data import atomic_masses, atomic_numbers
 
-from pesgen.label.base import Labeler
+from pesgen.label.base import Labeler, LabelerSettings
 from pesgen.label.errors import CalculatorError, InvalidStructure, LabelerConfigError
 from pesgen.label.lammps_cell import (
     forces_from_box,
@@ -29,6 +29,7 @@ from pesgen.label.lammps_cell import (
 )
 from pesgen.label.lammps_runtime import find_potential_file, new_lammps
 from pesgen.label.result import LabelResult
+from pesgen.schema import ConfigPath
 
 
 @dataclass(frozen=True)
@@ -226,3 +227,17 @@ class LammpsLabeler(Labeler):
                              stress[1, 2], stress[0, 2], stress[0, 1]]),
             wall_time=time.perf_counter() - start,
         )
+
+
+class LammpsSettings(LabelerSettings):
+    """``[label] kind = "lammps"``: :class:`LammpsLabeler` (a preset, or pair_style + pair_coeff)."""
+
+    labeler = LammpsLabeler
+    kind: Literal["lammps"] = "lammps"
+    elements: list[str]
+    preset: str | None = None
+    pair_style: str | None = None
+    pair_coeff: list[str] | str | None = None
+    files: list[str] | None = None
+    type_names: dict[str, str] | None = None
+    potential_dirs: list[ConfigPath] | None = None

@@ -10,24 +10,20 @@ from rich.console import Console
 console = Console()
 
 
-def _fail(err: Exception) -> None:
-    console.print(f"[red]error:[/red] {err}", highlight=False)
-    raise typer.Exit(code=1) from err
-
-
 def init(
     example: str = typer.Argument(..., help="Template to start from: al-emt, almg-meam or al-gpaw."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write the config (default: EXAMPLE.toml)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented run config to start from."""
+    from pesgen.errors import PesgenError
     from pesgen.loop.templates import TEMPLATES, template_text
 
     if example not in TEMPLATES:
-        _fail(ValueError(f"unknown example {example!r}; choose one of {', '.join(TEMPLATES)}"))
+        raise PesgenError(f"unknown example {example!r}; choose one of {', '.join(TEMPLATES)}")
     out = out or Path(f"{example}.toml")
     if out.exists() and not force:
-        _fail(FileExistsError(f"{out} exists (use --force to overwrite)"))
+        raise PesgenError(f"{out} exists (use --force to overwrite)")
     out.write_text(template_text(example))
     console.print(f"wrote {out}; edit it, then: pesgen run {out}", highlight=False)
 
@@ -39,14 +35,9 @@ def run(
 ) -> None:
     """Run the active-learning loop (train -> explore -> select -> label) until converged; resumes a
     stopped or killed run in the same directory where it stopped."""
-    from pesgen.loop.errors import LoopError
     from pesgen.loop.runner import run_loop
 
-    try:
-        result = run_loop(config, dir, console=console, quiet=quiet)
-    except LoopError as err:
-        _fail(err)
-        return
+    result = run_loop(config, dir, console=console, quiet=quiet)
     console.print(f"run directory: {result.run_dir}", highlight=False)
     if result.model is not None:
         console.print(f"model (latest ensemble): {result.model}", highlight=False)
@@ -56,14 +47,9 @@ def run(
 
 def status(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Print the per-iteration table of a run."""
-    from pesgen.loop.errors import LoopError
     from pesgen.loop.status import status_table
 
-    try:
-        table, where = status_table(run_dir)
-    except LoopError as err:
-        _fail(err)
-        return
+    table, where = status_table(run_dir)
     out = console if console.is_terminal else Console(width=max(console.width, 160))
     out.print(table)
     out.print(where, highlight=False)
@@ -75,19 +61,14 @@ def export(
     iteration: int = typer.Option(None, "--iteration", help="Export this iteration's ensemble instead."),
 ) -> None:
     """Write a run's latest (or a given iteration's) ensemble to a model file."""
-    from pesgen.loop.errors import LoopError
     from pesgen.loop.rundir import RunDir
     from pesgen.model.io import ModelFileError, load
 
-    try:
-        run = RunDir(run_dir)
-        run.check()
-        path = run.latest_model() if iteration is None else run.model_path(iteration)
-        if not path.is_file():
-            raise ModelFileError(f"{path}: iteration {iteration} has no trained model")
-        ens = load(path)
-        ens.save(model)
-    except (LoopError, ModelFileError) as err:
-        _fail(err)
-        return
+    run = RunDir(run_dir)
+    run.check()
+    path = run.latest_model() if iteration is None else run.model_path(iteration)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: iteration {iteration} has no trained model")
+    ens = load(path)
+    ens.save(model)
     console.print(f"wrote {model} ({ens!r}, from {path})", highlight=False)

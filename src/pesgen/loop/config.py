@@ -14,43 +14,73 @@ Tables (all keys optional unless noted; see ``docs/loop.md`` and ``pesgen init``
 * ``[convergence]``: when a stage is converged;
 * ``[label]`` (the labeler, :func:`pesgen.label.make_labeler`), ``[label_policy]``, ``[executor]``.
 
-:func:`load_config` raises :class:`~pesgen.loop.errors.ConfigError` listing every problem with
+:func:`load_config` raises :class:`~pesgen.errors.ConfigError` listing every problem with
 its key path, what was expected and what was given; relative paths are resolved against the
-config file's folder.
+config file's folder. Each table with a choice (``[label]``, ``[executor]``) is the model of the
+chosen ``kind``, defined beside its implementation; :meth:`RunConfig.build_labeler` and
+:meth:`RunConfig.build_structures` make the runtime objects once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from ase import Atoms
 from ase.data import atomic_numbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from pesgen.errors import ConfigError
+from pesgen.execute.factory import ExecutorConfig
+from pesgen.execute.local import LocalSettings
 from pesgen.explore.select import AdaptiveLower, Classifier, LabelCap, TrustLevels
-from pesgen.loop.errors import ConfigError
+from pesgen.explore.structures import InitialStructureSpec
+from pesgen.label.base import Labeler
+from pesgen.label.factory import LabelerConfig
+from pesgen.schema import ConfigPath, StrictModel, parse, read_toml
+from pesgen.structures.errors import StructureSpecError
 from pesgen.training.config import TrainSettings
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _symbol(value: str) -> str:
+    if value not in atomic_numbers or value == "X":
+        raise ValueError(f"expected a chemical symbol, got {value!r}")
+    return value
 
 
-class InitialData(_Strict):
+def _exists(value: str) -> str:
+    if not Path(value).exists():
+        raise ValueError(f"no such file or folder: {value}")
+    return value
+
+
+def _is_store(value: str) -> str:
+    if not Path(value).is_file():
+        raise ValueError(f"no such store: {value}")
+    return value
+
+
+Element = Annotated[str, AfterValidator(_symbol)]
+
+
+class InitialData(StrictModel):
     """Where the first training set comes from."""
 
-    structures: dict[str, Any] | None = Field(
+    structures: InitialStructureSpec | None = Field(
         None, description="initial-structure spec (crystals, scale, perturb, alloys, displacements, surfaces)")
     label_structures: bool = Field(True, description="label the generated structures before iteration 0")
     n_label: int | None = Field(None, ge=1, description="label at most this many of them (random, seeded)")
-    files: list[str] = Field(default_factory=list, description="labeled data to import (extxyz, DeePMD, store...)")
+    files: list[Annotated[ConfigPath, AfterValidator(_exists)]] = Field(
+        default_factory=list, description="labeled data to import (extxyz, DeePMD, store...)")
     format: str = Field("auto", description="format of 'files' (see pesgen data import)")
-    store: str | None = Field(None, description="an existing pesgen store whose frames are imported")
+    store: Annotated[ConfigPath, AfterValidator(_is_store)] | None = Field(
+        None, description="an existing pesgen store whose frames are imported")
 
 
-class WarmStart(_Strict):
+class WarmStart(StrictModel):
     """Training after the first iteration starts from the previous ensemble (DP-GEN's training_reuse)."""
 
     enabled: bool = True
@@ -59,7 +89,7 @@ class WarmStart(_Strict):
     refresh_statistics: bool = False
 
 
-class Barostat(_Strict):
+class Barostat(StrictModel):
     """Stochastic cell rescaling (NPT)."""
 
     tau_p: float = Field(1000.0, gt=0, description="fs")
@@ -67,7 +97,7 @@ class Barostat(_Strict):
     flexible: bool = False
 
 
-class StopSettings(_Strict):
+class StopSettings(StrictModel):
     """When a walker stops (it stops alone; the others go on)."""
 
     min_distance: float | None = Field(0.5, ge=0, description="Å")
@@ -76,7 +106,7 @@ class StopSettings(_Strict):
         50.0, gt=1, description="a walker hotter than this x its target stops (structural changes heat cold walkers)")
 
 
-class StageSettings(_Strict):
+class StageSettings(StrictModel):
     """One exploration stage: walkers = systems x temperatures (x pressures for NPT)."""
 
     name: str = ""
@@ -91,7 +121,7 @@ class StageSettings(_Strict):
     min_iterations: int | None = Field(None, ge=1)
 
 
-class RampSettings(_Strict):
+class RampSettings(StrictModel):
     """The paper's protocol: one stage per temperature, rising from t_min to t_max."""
 
     n_stages: int = Field(..., ge=1)
@@ -108,7 +138,7 @@ class RampSettings(_Strict):
         return self
 
 
-class ExplorationSettings(_Strict):
+class ExplorationSettings(StrictModel):
     """Batched MD driven by the ensemble mean; every recorded frame gets its model deviation."""
 
     ensemble: Literal["nvt", "npt", "nve"] = "nvt"
@@ -135,7 +165,7 @@ class ExplorationSettings(_Strict):
         return self
 
 
-class SelectionSettings(_Strict):
+class SelectionSettings(StrictModel):
     """Trust levels, label cap and strategy."""
 
     f_lo: float = Field(0.05, ge=0, description="lower trust level, eV/Å")
@@ -169,7 +199,7 @@ class SelectionSettings(_Strict):
         return LabelCap(self.max_per_system, self.accurate_threshold, self.accurate_soft_threshold, self.min_per_system)
 
 
-class ConvergenceSettings(_Strict):
+class ConvergenceSettings(StrictModel):
     """A stage is converged when its accurate ratio stays >= ``accurate_ratio`` for
     ``n_consecutive`` iterations, or its candidate count falls below ``min_candidates``."""
 
@@ -187,7 +217,7 @@ class ConvergenceSettings(_Strict):
         return self
 
 
-class LabelPolicySettings(_Strict):
+class LabelPolicySettings(StrictModel):
     """How each label runs (see :class:`pesgen.label.LabelPolicy`) and the failed-ratio stop."""
 
     timeout: float | None = Field(None, gt=0, description="s")
@@ -199,13 +229,13 @@ class LabelPolicySettings(_Strict):
     max_failed_ratio: float = Field(0.2, ge=0, le=1)
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     """A whole run (see the module docstring)."""
 
     name: str = ""
     seed: int = 0
-    elements: list[str] = Field(..., min_length=1)
-    masses: dict[str, float] = Field(default_factory=dict, description="amu; default ASE's")
+    elements: list[Element] = Field(..., min_length=1)
+    masses: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict, description="amu; default ASE's")
     max_iterations: int = Field(20, ge=1, description="the run ends after this many iterations")
     threads: int | None = Field(None, ge=1, description="torch intra-op threads for training and MD; default torch's")
     initial: InitialData = Field(default_factory=InitialData)
@@ -214,209 +244,71 @@ class RunConfig(_Strict):
     exploration: ExplorationSettings
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
-    label: dict[str, Any] = Field(..., description="labeler table, e.g. {kind = 'emt'}")
+    label: LabelerConfig = Field(..., description="labeler table, e.g. {kind = 'emt'}")
     label_policy: LabelPolicySettings = Field(default_factory=LabelPolicySettings)
-    executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local", "max_workers": 2})
+    executor: ExecutorConfig = Field(default_factory=lambda: LocalSettings(max_workers=2))
 
+    @field_validator("elements")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"repeated element in {value}")
+        return value
 
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
+    @field_validator("masses")
+    @classmethod
+    def _listed(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        extra = [el for el in value if el not in info.data.get("elements", [])]
+        if extra:
+            raise ValueError(f"{extra} are not in elements {info.data.get('elements')}")
+        return value
 
+    @field_validator("initial")
+    @classmethod
+    def _some_data(cls, init: InitialData) -> InitialData:
+        if init.structures is None and not init.files and init.store is None:
+            raise ValueError("no initial data: give [initial.structures], initial.files or initial.store")
+        return init
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model that owns the last key of ``loc`` (for listing allowed keys)."""
-    model: Any = RunConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
-            return None
-        ann = model.model_fields[part].annotation
-        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        elif args:
-            model = args[0]
-        else:
-            return None
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    def build_labeler(self, path: str | Path) -> Labeler:
+        """The labeler, built once per run; a setup that cannot work is a :class:`ConfigError`
+        at ``label`` (unknown potential file, elements it does not cover...)."""
+        with _problem_at(path, "label"):
+            labeler = self.label.build()
+            labeler.check_elements(self.elements)
+        return labeler
 
-
-def _given(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def pydantic_problems(err: ValidationError) -> list[tuple[str, str]]:
-    """(key path, 'expected ..., got ...') for every error pydantic found."""
-    problems = []
-    for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        key = _loc(loc)
-        kind = e["type"]
-        if kind == "extra_forbidden":
-            owner = _model_at(loc)
-            allowed = f"; allowed keys: {', '.join(owner.model_fields)}" if owner else ""
-            problems.append((key, f"unknown key (given {_given(e['input'])}){allowed}"))
-        elif kind == "missing":
-            problems.append((key, "required key is missing"))
-        elif kind == "value_error":
-            problems.append((key, str(e["msg"]).removeprefix("Value error, ")))
-        else:
-            msg = str(e["msg"])
-            expected = msg[0].lower() + msg[1:] if msg else kind
-            expected = expected.removeprefix("input should be ")
-            problems.append((key, f"expected {expected}, got {_given(e['input'])}"))
-    return problems
-
-
-def _resolve(base: Path, value: str) -> str:
-    p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p).resolve())
-
-
-def _semantic_problems(cfg: RunConfig, base: Path) -> list[tuple[str, str]]:
-    """Checks that need other sub-packages: elements, structures, labeler, executor, stages."""
-    from pesgen.label.errors import LabelerConfigError
-    from pesgen.structures.errors import StructureSpecError
-
-    problems: list[tuple[str, str]] = []
-    for k, el in enumerate(cfg.elements):
-        if el not in atomic_numbers or el == "X":
-            problems.append((f"elements[{k}]", f"expected a chemical symbol, got {el!r}"))
-    if len(set(cfg.elements)) != len(cfg.elements):
-        problems.append(("elements", f"repeated element in {cfg.elements}"))
-    for el, m in cfg.masses.items():
-        if el not in cfg.elements:
-            problems.append((f"masses.{el}", f"{el!r} is not in elements {cfg.elements}"))
-        if not m > 0:
-            problems.append((f"masses.{el}", f"expected a mass > 0 amu, got {m!r}"))
-    init = cfg.initial
-    if init.structures is None and not init.files and init.store is None:
-        problems.append(("initial", "no initial data: give [initial.structures], initial.files or initial.store"))
-    if init.structures is not None:
-        from pesgen.explore.structures import InitialStructureSpec, generate_initial_structures
-
-        try:
-            spec = InitialStructureSpec.from_dict(init.structures, where="initial.structures")
-            structures = generate_initial_structures(spec)
-        except StructureSpecError as exc:
-            text = str(exc)
-            key, _, msg = text.partition(": ")
-            problems.append((key if key.startswith("initial.structures") else "initial.structures",
-                             msg if key.startswith("initial.structures") else text))
-        else:
-            found = sorted({s for a in structures for s in a.get_chemical_symbols()})
-            extra = [s for s in found if s not in cfg.elements]
+    def build_structures(self, path: str | Path) -> list[Atoms]:
+        """The generated initial structures (``[initial.structures]``), each with info["system"]."""
+        if self.initial.structures is None:
+            return []
+        with _problem_at(path, "initial.structures"):
+            structures = self.initial.structures.build()
+            extra = sorted({s for a in structures for s in a.get_chemical_symbols()} - set(self.elements))
             if extra:
-                problems.append(("initial.structures",
-                                 f"structures contain {extra}, which are not in elements {cfg.elements}"))
-    for k, f in enumerate(init.files):
-        if not Path(f).exists():
-            problems.append((f"initial.files[{k}]", f"no such file or folder: {f}"))
-    if init.store is not None and not Path(init.store).is_file():
-        problems.append(("initial.store", f"no such store: {init.store}"))
-    # the labeler: building it checks kinds, keys and potential files
-    try:
-        from pesgen.label import make_labeler
+                raise StructureSpecError(f"structures contain {extra}, which are not in elements {self.elements}")
+        return structures
 
-        labeler = make_labeler(dict(cfg.label))
-    except LabelerConfigError as exc:
-        problems.append(("label", str(exc)))
+
+@contextmanager
+def _problem_at(path: str | Path, key: str) -> Iterator[None]:
+    """Errors raised while building the objects a config section describes, as a ConfigError at ``key``."""
+    try:
+        yield
     except (TypeError, ValueError) as exc:
-        problems.append(("label", f"{type(exc).__name__}: {exc}"))
-    else:
-        supported = getattr(labeler, "elements", None)
-        if supported is not None:
-            missing = [e for e in cfg.elements if e not in supported]
-            if missing:
-                problems.append(("label.elements", f"the labeler has no types for {missing} (elements {supported})"))
-        if cfg.label.get("kind") == "emt":
-            from ase.calculators.emt import parameters
-
-            missing = [e for e in cfg.elements if e not in parameters]
-            if missing:
-                problems.append(("label", f"EMT has no parameters for {missing}; it knows {sorted(parameters)}"))
-    ex = dict(cfg.executor)
-    kind = ex.get("kind", "local")
-    from pesgen.execute import factory
-
-    if kind not in factory._KEYS:
-        problems.append(("executor.kind", f"expected one of {sorted(factory._KEYS)}, got {kind!r}"))
-    else:
-        unknown = sorted(set(ex) - {"kind"} - factory._KEYS[kind])
-        if unknown:
-            problems.append(("executor", f"unknown key(s) {unknown} for kind {kind!r}; "
-                                         f"allowed: {sorted(factory._KEYS[kind])}"))
-    try:
-        from pesgen.label import LabelPolicy
-
-        pol = cfg.label_policy
-        LabelPolicy(timeout=pol.timeout, isolate=pol.isolate, retries=pol.retries,
-                    retry_on=tuple(pol.retry_on), max_force=pol.max_force)
-    except LabelerConfigError as exc:
-        problems.append(("label_policy", str(exc)))
-    ex_cfg = cfg.exploration
-    for k, st in enumerate(ex_cfg.stages):
-        ens = st.ensemble or ex_cfg.ensemble
-        if ens == "npt" and not st.pressures:
-            problems.append((f"exploration.stages[{k}].pressures", "ensemble 'npt' needs pressures (bar)"))
-        n_steps = st.n_steps or ex_cfg.n_steps
-        every = st.record_every or ex_cfg.record_every
-        if every > n_steps:
-            problems.append((f"exploration.stages[{k}].record_every",
-                             f"record_every={every} > n_steps={n_steps} records nothing"))
-    if ex_cfg.ramp is not None and ex_cfg.ensemble == "npt" and not ex_cfg.ramp.pressures:
-        problems.append(("exploration.ramp.pressures", "ensemble 'npt' needs pressures (bar)"))
-    if ex_cfg.ramp is not None and ex_cfg.record_every > ex_cfg.n_steps:
-        problems.append(("exploration.record_every",
-                         f"record_every={ex_cfg.record_every} > n_steps={ex_cfg.n_steps} records nothing"))
-    if cfg.train.model.rcut_smth >= cfg.train.model.rcut:
-        problems.append(("train.model.rcut_smth", "must be below rcut"))
-    return problems
+        msg = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError(path, [(key, msg)]) from None
 
 
 def parse_config(data: dict[str, Any], path: str | Path = "<config>", base: Path | None = None) -> RunConfig:
-    """Validate a parsed TOML table; relative paths are resolved against ``base``.
+    """Validate a parsed TOML table; relative paths are resolved against ``base`` (default: the
+    config file's folder). Nothing is built or run.
 
     Raises:
         ConfigError: listing every problem (key path, expected, given).
     """
     base = Path(base) if base is not None else Path(path).resolve().parent
-    try:
-        cfg = RunConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(path, pydantic_problems(err)) from None
-    init = cfg.initial
-    init.files = [_resolve(base, f) for f in init.files]
-    if init.store is not None:
-        init.store = _resolve(base, init.store)
-    if "potential_dirs" in cfg.label and isinstance(cfg.label["potential_dirs"], list):
-        cfg.label["potential_dirs"] = [_resolve(base, d) if isinstance(d, str) else d
-                                       for d in cfg.label["potential_dirs"]]
-    problems = _semantic_problems(cfg, base)
-    if problems:
-        raise ConfigError(path, problems)
-    return cfg
-
-
-def read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
-    """The text and parsed table of a TOML file; syntax errors become :class:`ConfigError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(path, [("", "no such config file")])
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(path, [("", f"not valid TOML: {err}")]) from None
-    return text, data
+    return parse(RunConfig, data, str(path), context={"base": base})
 
 
 def load_config(path: str | Path, base: Path | None = None) -> RunConfig:

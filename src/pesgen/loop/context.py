@@ -11,6 +11,7 @@ from ase import Atoms
 from rich.console import Console
 
 from pesgen.explore.stages import Schedule
+from pesgen.label.base import Labeler
 from pesgen.loop.config import RunConfig
 from pesgen.loop.progress import LoopProgress
 from pesgen.loop.rundir import RunDir
@@ -26,6 +27,7 @@ class RunContext:
     Attributes:
         cfg: the validated config. run: the run directory. config_path: for messages.
         structures: the initial structures (walkers start from them), each with info["system"].
+        labeler: the labeler of ``cfg.label``, built once.
         schedule: the stages and their progress. state: the state file's content.
         progress: the progress display. console: where summaries go.
     """
@@ -34,6 +36,7 @@ class RunContext:
     run: RunDir
     config_path: str
     structures: list[Atoms]
+    labeler: Labeler
     schedule: Schedule
     state: RunState
     progress: LoopProgress

@@ -1,28 +1,15 @@
-"""Exceptions of the loop: every message names the file, key or run directory at fault."""
+"""Exceptions of the loop: every message names the file, key or run directory at fault.
+
+:class:`~pesgen.errors.ConfigError` (an invalid run config) is re-exported here.
+"""
 
 from __future__ import annotations
 
+from pesgen.errors import ConfigError, PesgenError
 
-class LoopError(Exception):
+
+class LoopError(PesgenError):
     """Base class of the loop's errors."""
-
-
-class ConfigError(LoopError, ValueError):
-    """A run configuration is invalid.
-
-    Attributes:
-        path: the config file.
-        problems: one ``(key path, message)`` per problem found, e.g.
-            ``("train.numb_steps", "expected an integer, got 'many'")``.
-    """
-
-    def __init__(self, path: object, problems: list[tuple[str, str]]) -> None:
-        self.path = str(path)
-        self.problems = list(problems)
-        lines = [f"{self.path}: invalid run configuration ({len(self.problems)} problem"
-                 f"{'s' if len(self.problems) != 1 else ''}):"]
-        lines += [f"  {key or '<top level>'}: {msg}" for key, msg in self.problems]
-        super().__init__("\n".join(lines))
 
 
 class RunDirError(LoopError):
@@ -32,3 +19,6 @@ class RunDirError(LoopError):
 class RunStopped(LoopError):
     """The run stopped before its end for a reason the user must act on (e.g. too many failed
     labels); everything finished so far is kept and ``pesgen run`` resumes after a fix."""
+
+
+__all__ = ["ConfigError", "LoopError", "RunDirError", "RunStopped"]

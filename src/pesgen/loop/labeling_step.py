@@ -36,21 +36,19 @@ def make_policy(ctx: RunContext, workdir: Path | None):
 
 def run_tasks(ctx: RunContext, tasks: list, iteration: int, description: str, workdir: Path | None):
     """Label ``tasks`` on the configured executor with a progress bar; returns the CampaignReport."""
-    from pesgen.execute import make_executor
-    from pesgen.label import FailedRatioExceeded, FailureBudget, LabelCampaign, make_labeler
+    from pesgen.label import FailedRatioExceeded, FailureBudget, LabelCampaign
 
-    labeler = make_labeler(dict(ctx.cfg.label))
     unique = list({t.task_id: t for t in tasks}.values())
     budget = FailureBudget(max_failed_ratio=ctx.cfg.label_policy.max_failed_ratio)
     failed = 0
-    with ctx.progress.bar(description, len(unique)) as advance, make_executor(dict(ctx.cfg.executor)) as ex:
+    with ctx.progress.bar(description, len(unique)) as advance, ctx.cfg.executor.build() as ex:
         def on_outcome(task, outcome) -> None:
             nonlocal failed
             failed += 0 if outcome.ok else 1
             advance(1, f"failed {failed}")
 
         try:
-            report = LabelCampaign(unique, labeler, ctx.store, ex, make_policy(ctx, workdir), budget=budget,
+            report = LabelCampaign(unique, ctx.labeler, ctx.store, ex, make_policy(ctx, workdir), budget=budget,
                                    iteration=iteration, on_outcome=on_outcome).run()
         except FailedRatioExceeded as exc:
             raise RunStopped(f"labeling stopped: {exc}. Finished labels are kept; fix the labeler and "
@@ -68,7 +66,7 @@ def initial_step(ctx: RunContext) -> InitialSummary:
     """Import the given labeled data and label the generated initial structures (iteration 0)."""
     from pesgen.data.importers import import_into_store
     from pesgen.data.store import Provenance
-    from pesgen.label import LabelTask, make_labeler, make_task_id
+    from pesgen.label import LabelTask, make_task_id
 
     start = time.perf_counter()
     init = ctx.cfg.initial
@@ -86,8 +84,7 @@ def initial_step(ctx: RunContext) -> InitialSummary:
             rng = np.random.default_rng(step_seed(ctx.cfg.seed, -1, "initial"))
             picked = sorted(rng.choice(len(structures), size=init.n_label, replace=False).tolist())
             structures = [structures[k] for k in picked]
-        labeler = make_labeler(dict(ctx.cfg.label))
-        h = labeler.settings_hash()
+        h = ctx.labeler.settings_hash()
         tasks = [LabelTask(make_task_id(a, h, 0, salt="initial"), _clean(a),
                            Provenance(iteration=0, origin="initial", system=str(a.info["system"])))
                  for a in structures]
@@ -140,15 +137,14 @@ def label_step(ctx: RunContext, iteration: int) -> LabelSummary:
     """Label the frames selected in ``iteration``; writes label.json (report and calibration)."""
     from pesgen.data.store import Provenance
     from pesgen.explore.records import read_record
-    from pesgen.label import LabelTask, make_labeler, make_task_id
+    from pesgen.label import LabelTask, make_task_id
     from pesgen.model.io import load
 
     start = time.perf_counter()
     rows = ctx.run.read_summary(SelectSummary, iteration).selected_rows
     rec = read_record(ctx.run.record_path(iteration))
     frames = rec.frames(rows) if rows else []
-    labeler = make_labeler(dict(ctx.cfg.label))
-    h = labeler.settings_hash()
+    h = ctx.labeler.settings_hash()
     tasks = []
     for a in frames:
         p = a.info.get("pressure_target")

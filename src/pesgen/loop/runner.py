@@ -46,19 +46,14 @@ def default_run_dir(config_path: Path, cfg: RunConfig) -> Path:
 
 
 def prepare(config_path: Path, text: str, data: dict[str, Any], base: Path):
-    """Validate the config and build structures and stages; nothing is written."""
+    """Validate the config and build the labeler, structures and stages (once); nothing is written."""
     cfg = parse_config(data, config_path, base)
-    structures = []
-    if cfg.initial.structures is not None:
-        from pesgen.explore.structures import InitialStructureSpec, generate_initial_structures
-
-        structures = generate_initial_structures(InitialStructureSpec.from_dict(cfg.initial.structures,
-                                                                                where="initial.structures"))
-    else:
-        structures = _structures_from_files(cfg, config_path)
+    structures = cfg.build_structures(config_path) if cfg.initial.structures is not None else (
+        _structures_from_files(cfg, config_path))
+    labeler = cfg.build_labeler(config_path)
     systems = list(dict.fromkeys(str(a.info["system"]) for a in structures))
     schedule = build_schedule(cfg, systems, str(config_path))
-    return cfg, structures, schedule
+    return cfg, structures, labeler, schedule
 
 
 def _structures_from_files(cfg: RunConfig, config_path: Path) -> list:
@@ -130,7 +125,7 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
     """
     console = console or Console()
     config_path, text, data, base, run = open_run(source, run_dir)
-    cfg, structures, schedule = prepare(config_path, text, data, base)
+    cfg, structures, labeler, schedule = prepare(config_path, text, data, base)
     if run is None:
         run = RunDir(default_run_dir(config_path, cfg))
     digest = config_digest(text)
@@ -150,8 +145,8 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
     if state.schedule:
         schedule.restore(state.schedule)
     handler = _setup_log(run)
-    ctx = RunContext(cfg, run, str(config_path), structures, schedule, state, LoopProgress(console, quiet),
-                     console)
+    ctx = RunContext(cfg, run, str(config_path), structures, labeler, schedule, state,
+                     LoopProgress(console, quiet), console)
     import torch
 
     threads = torch.get_num_threads()

@@ -13,8 +13,10 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from pesgen.errors import PesgenError
 
-class SpeciesError(ValueError):
+
+class SpeciesError(PesgenError, ValueError):
     """A structure holds an element the model's type map does not know."""
 
 

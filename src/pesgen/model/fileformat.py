@@ -18,13 +18,14 @@ from pathlib import Path
 
 import torch
 
+from pesgen.errors import PesgenError
 from pesgen.version import __version__
 
 FORMAT = "pesgen-model"
 VERSION = 1
 
 
-class ModelFileError(Exception):
+class ModelFileError(PesgenError):
     """A model file is missing, truncated, corrupt or incompatible; the message names it."""
 
 

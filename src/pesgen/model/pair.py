@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from pesgen.errors import PesgenError
 from pesgen.model.batch import Batch
 from pesgen.model.neighbors import Neighbors, neighbor_list
 
 
-class PairParameterError(ValueError):
+class PairParameterError(PesgenError, ValueError):
     """Pair-potential parameters that are inconsistent or unphysical."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pesgen.errors import ConfigError
 
-class StructureSpecError(ValueError):
+
+class StructureSpecError(ConfigError):
     """A structure request is invalid (bad element, lattice, size, constant, plane, range...)."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -15,18 +13,15 @@ from pesgen.training.curve import learning_curve_table
 console = Console()
 
 
-def _load_settings(path: Path | None, overrides: dict) -> dict:
-    settings: dict = {}
-    if path is not None:
-        try:
-            settings = tomllib.loads(path.read_text())
-        except FileNotFoundError as err:
-            raise typer.BadParameter(f"{path}: no such config file") from err
-        except tomllib.TOMLDecodeError as err:
-            raise typer.BadParameter(f"{path}: not valid TOML: {err}") from err
-        settings = settings.get("train", settings)
+def _load_settings(path: Path | None, overrides: dict):
+    """The training settings of ``path`` (its top level or its [train] table) with ``overrides``."""
+    from pesgen.schema import parse, read_toml
+    from pesgen.training.config import TrainSettings
+
+    settings: dict = {} if path is None else read_toml(path)[1]
+    settings = dict(settings.get("train", settings))
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    return settings
+    return parse(TrainSettings, settings, str(path or "command line"))
 
 
 def train_command(
@@ -42,24 +37,11 @@ def train_command(
 ) -> None:
     """Train an ensemble of Deep Potentials (all members at once) and save it."""
     import pesgen
-    from pesgen.data.errors import DataError
     from pesgen.data.importers import read_labeled
-    from pesgen.model.fileformat import ModelFileError
-    from pesgen.training.config import TrainSettings
-    from pesgen.training.dataset import TrainingDataError
 
-    try:
-        settings = TrainSettings(**_load_settings(config, {"numb_steps": steps, "n_members": members, "seed": seed}))
-    except ValidationError as err:
-        where = f"{config}: " if config else ""
-        console.print(f"[red]error:[/red] {where}invalid training settings:\n{err}", highlight=False)
-        raise typer.Exit(code=1) from err
-    try:
-        frames = [frame.to_atoms() for path in data for frame in read_labeled(path)]
-        previous = pesgen.load(init) if init is not None else None
-    except (DataError, ModelFileError) as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
-        raise typer.Exit(code=1) from err
+    settings = _load_settings(config, {"numb_steps": steps, "n_members": members, "seed": seed})
+    frames = [frame.to_atoms() for path in data for frame in read_labeled(path)]
+    previous = pesgen.load(init) if init is not None else None
     tmap = [s.strip() for s in type_map.split(",")] if type_map else None
     console.print(f"training {settings.n_members} members for {settings.numb_steps} steps on {len(frames)} frames")
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -73,11 +55,7 @@ def train_command(
                 status = f"val rmse_f {max(point['rmse_f_val']):.4f} eV/Å"
             bar.update(task, completed=step, **({"status": status} if status else {}))
 
-        try:
-            ensemble = pesgen.train(frames, settings, init=previous, type_map=tmap, progress=progress)
-        except TrainingDataError as err:
-            console.print(f"[red]error:[/red] {err}", highlight=False)
-            raise typer.Exit(code=1) from err
+        ensemble = pesgen.train(frames, settings, init=previous, type_map=tmap, progress=progress)
     console.print(learning_curve_table(ensemble.metadata))
     path = ensemble.save(out)
     console.print(f"saved {path}")

@@ -1,16 +1,16 @@
-"""Training settings (pydantic, unknown keys rejected). Defaults are DeePMD-kit's unless noted."""
+"""Training settings (strict pydantic models, unknown keys rejected). Defaults are DeePMD-kit's unless noted."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from pesgen.schema import StrictModel
 
 
-class ModelSettings(BaseModel):
+class ModelSettings(StrictModel):
     """Architecture of each member (DeePMD-kit's names). ``sel`` "auto" sets it from the data."""
-
-    model_config = ConfigDict(extra="forbid")
 
     rcut: float = Field(6.0, gt=0, description="cutoff radius, Å")
     rcut_smth: float = Field(0.5, ge=0, description="where the switching starts, Å")
@@ -37,7 +37,7 @@ class ModelSettings(BaseModel):
         return out
 
 
-class TrainSettings(BaseModel):
+class TrainSettings(StrictModel):
     """How an ensemble is trained.
 
     Loss (DeePMD-kit's "ener"): pe * mean((E - E*)^2) / N + pf * mean((F - F*)^2) + pv * mean((W - W*)^2) / N,
@@ -45,8 +45,6 @@ class TrainSettings(BaseModel):
     p = p_limit (1 - lr / lr0) + p_start lr / lr0. Learning rate lr0 * r^(step / decay_steps), with r chosen
     so that it reaches stop_lr at numb_steps.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     n_members: int = Field(4, ge=1, description="ensemble size")
     seed: int = 0

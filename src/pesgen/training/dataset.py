@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from pesgen.errors import PesgenError
 from pesgen.model.batch import Batch
 from pesgen.model.neighbors import Neighbors, neighbor_list
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(PesgenError, ValueError):
     """The labeled frames cannot be trained on; the message names the frame at fault."""
 
 

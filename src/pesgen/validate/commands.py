@@ -31,21 +31,16 @@ def test_command(
         reference_name,
     )
     from pesgen.validate.config import load_config
-    from pesgen.validate.errors import ValidationError
     from pesgen.validate.plots import save_plots
     from pesgen.validate.runner import run_validation
     from pesgen.validate.table import print_results, write_json
 
-    try:
-        settings = load_config(config)
-        model_calc = load_model_calculator(model)
-        names = [e.strip() for e in elements.split(",")] if elements else (
-            settings.elements or list(model_calc.model.type_map))
-        spec = parse_reference(reference, names)
-        ref_calc = make_reference_calculator(spec)
-    except ValidationError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=2) from err
+    settings = load_config(config)
+    model_calc = load_model_calculator(model)
+    names = [e.strip() for e in elements.split(",")] if elements else (
+        settings.elements or list(model_calc.model.type_map))
+    spec = parse_reference(reference, names)
+    ref_calc = make_reference_calculator(spec)
     with console.status("running") as status:
         results = run_validation(model_calc, ref_calc, settings, elements=names, full=full,
                                  model_name=model.name, reference_name=reference_name(spec),

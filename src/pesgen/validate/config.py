@@ -14,12 +14,12 @@ Example::
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from pesgen.schema import StrictModel, parse, read_toml
 from pesgen.structures.alloys import PROTOTYPES
 from pesgen.validate.errors import ValidationConfigError
 
@@ -36,37 +36,33 @@ Lattice = Literal["fcc", "hcp", "bcc"]
 CRYSTALS = ("fcc", "hcp", "bcc", "sc", "diamond", "dhcp")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RelaxConfig(_Section):
+class RelaxConfig(StrictModel):
     fmax: float = Field(1e-3, gt=0, description="force criterion, eV/Å")
     steps: int = Field(400, ge=1)
 
 
-class EosConfig(_Section):
+class EosConfig(StrictModel):
     structures: list[str] | None = Field(None, description="default: the top-level structures")
     v_min: float = Field(0.7, gt=0, description="smallest volume, times V0")
     v_max: float = Field(1.6, gt=0, description="largest volume, times V0")
     points: int = Field(19, ge=3)
 
 
-class ElasticConfig(_Section):
+class ElasticConfig(StrictModel):
     structures: list[str] | None = Field(None, description="default: the element's lattice")
     strain: float = Field(0.005, gt=0, lt=0.05)
 
 
-class DefectsConfig(_Section):
+class DefectsConfig(StrictModel):
     supercell: int = Field(4, ge=2, le=12, description="primitive cells per edge (paper: 7)")
 
 
-class StackingConfig(_Section):
+class StackingConfig(StrictModel):
     layers: int = Field(12, ge=6, le=60)
     gsf_points: int = Field(11, ge=3)
 
 
-class SurfacesConfig(_Section):
+class SurfacesConfig(StrictModel):
     miller_max: int | dict[str, int] | None = Field(
         None, description="largest Miller index (or per element); default 1, with --full 3 (cubic) / 2 (hcp)")
     min_thickness: float = Field(10.0, gt=0, description="Å")
@@ -74,13 +70,13 @@ class SurfacesConfig(_Section):
     relaxed: bool = True
 
 
-class PhononsConfig(_Section):
+class PhononsConfig(StrictModel):
     supercell: int = Field(3, ge=1, le=8)
     path: str | None = Field(None, description="ASE band path, e.g. 'GXKGL'; default ASE's standard path")
     npoints: int = Field(120, ge=10)
 
 
-class LiquidConfig(_Section):
+class LiquidConfig(StrictModel):
     temperature: float = Field(1000.0, gt=0, description="K")
     supercell: int = Field(3, ge=2, description="cubic fcc cells per edge (4 atoms each)")
     timestep: float = Field(2.0, gt=0, description="fs")
@@ -91,7 +87,7 @@ class LiquidConfig(_Section):
     reference: bool = Field(True, description="also run the reference's MD (cheap for oracles)")
 
 
-class MeltingConfig(_Section):
+class MeltingConfig(StrictModel):
     t_low: float = Field(600.0, gt=0, description="K; the solid must grow here")
     t_high: float = Field(1300.0, gt=0, description="K; the solid must melt here")
     supercell: list[int] = Field(default_factory=lambda: [3, 3, 8], min_length=3, max_length=3,
@@ -112,11 +108,12 @@ class MeltingConfig(_Section):
         return value
 
 
-class AlloysConfig(_Section):
+class AlloysConfig(StrictModel):
     elements: list[str] | None = Field(None, description="A and B of the built-in prototypes; default the "
                                        "first two elements")
     prototypes: list[str] = Field(default_factory=lambda: list(PROTOTYPES))
-    files: list[Path] = Field(default_factory=list, description="CIF/POSCAR/extxyz files of ordered structures")
+    files: list[Annotated[Path, Field(strict=False)]] = Field(
+        default_factory=list, description="CIF/POSCAR/extxyz files of ordered structures")
     vacancies: bool = True
     min_atoms: int = Field(32, ge=2)
 
@@ -129,7 +126,7 @@ class AlloysConfig(_Section):
         return value
 
 
-class ValidateConfig(_Section):
+class ValidateConfig(StrictModel):
     """All settings of ``pesgen test``; every section is optional."""
 
     elements: list[str] | None = Field(None, description="default: the model's type map")
@@ -157,31 +154,14 @@ class ValidateConfig(_Section):
         return value
 
 
-def _describe(err: ValidationError, source: str) -> str:
-    lines = []
-    for item in err.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"{source}: key '{key}': {item['msg']}")
-    return "\n".join(lines)
-
-
 def parse_config(data: dict, source: str = "config") -> ValidateConfig:
     """Validate a dict; :class:`ValidationConfigError` names the file and each bad key."""
-    try:
-        return ValidateConfig(**data)
-    except ValidationError as err:
-        raise ValidationConfigError(_describe(err, source)) from err
+    return parse(ValidateConfig, data, source, ValidationConfigError)
 
 
 def load_config(path: str | Path | None) -> ValidateConfig:
     """Read and validate a TOML file (``None``: all defaults)."""
     if path is None:
         return ValidateConfig()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise ValidationConfigError(f"config file {path} does not exist") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ValidationConfigError(f"{path}: not valid TOML: {err}") from err
+    _, data = read_toml(path, ValidationConfigError)
     return parse_config(data, str(path))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pesgen.errors import ConfigError, PesgenError
 
-class ValidationError(Exception):
+
+class ValidationError(PesgenError):
     """Base class of the errors raised by :mod:`pesgen.validate`."""
 
 
@@ -11,7 +13,7 @@ class ValidationInputError(ValidationError, ValueError):
     """A bad structure, element, property name or value given to a test."""
 
 
-class ValidationConfigError(ValidationError):
+class ValidationConfigError(ValidationError, ConfigError):
     """The ``--config`` TOML file or the reference spec is invalid; the message names the key."""
 
 
