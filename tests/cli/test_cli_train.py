@@ -53,3 +53,20 @@ def test_train_command_bad_setting(tmp_path):
     assert "bad.toml" in result.output and "numb_steps" in result.output
     missing = runner.invoke(app, ["train", str(tmp_path / "nothing.extxyz")])
     assert missing.exit_code == 1 and "nothing.extxyz" in missing.output
+
+
+def test_train_command_bad_config_prints_one_formatted_line_per_problem(tmp_path):
+    data = tmp_path / "al.extxyz"
+    write(data, emt_al_frames(2))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nnumb_steps = '100'\nstart_lr = 'fast'\nnumb_step = 3\n[train.model]\nrcut = 4\n")
+    result = runner.invoke(app, ["train", str(data), "--config", str(bad)], terminal_width=400)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 3, result.output
+    assert all(line.startswith(f"error: {bad}: key '") for line in lines), result.output
+    text = "\n".join(lines)
+    assert "key 'numb_steps': expected a valid integer, got '100'" in text
+    assert "key 'start_lr': expected a valid number, got 'fast'" in text
+    assert "key 'numb_step': unknown key(s) ['numb_step']; allowed:" in text and "numb_steps" in text
+    assert not (tmp_path / "ensemble.pt").exists()

@@ -79,6 +79,29 @@ def test_several_problems_reported_together(tmp_path):
     assert "train.numb_steps" in dict(err.problems)
 
 
+def test_numeric_string_is_not_a_number(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace("timestep = 2.0", 'timestep = "2.0"')
+    _expect_error(tmp_path, text, "exploration.timestep", "expected a valid number", "'2.0'")
+
+
+def test_integer_is_accepted_where_a_float_is_expected(tmp_path):
+    path = write_tiny(tmp_path)
+    path.write_text(path.read_text().replace("temperatures = [600.0]", "temperatures = [600]")
+                    .replace("timestep = 2.0", "timestep = 2"))
+    cfg = load_config(path)
+    assert cfg.exploration.stages[0].temperatures == [600.0] and isinstance(cfg.exploration.timestep, float)
+
+
+def test_labeler_problems_are_keyed_at_the_label_table(tmp_path):
+    text = write_tiny(tmp_path, label='kind = "gpaw"\necut = "350"\nkpoints = [2, 2, 2]').read_text()
+    err = _expect_error(tmp_path, text, "label", "kind 'gpaw'")
+    messages = sorted(msg for key, msg in err.problems if key == "label")
+    assert messages == ["kind 'gpaw': ecut: expected a valid number, got '350'",
+                        "kind 'gpaw': unknown key(s) ['kpoints']; allowed: ecut, xc, kpts, smearing, maxiter, "
+                        "convergence, spinpol, extra, python, mpi_command, env"], messages
+    assert str(err).splitlines() == [f"{tmp_path / 'bad.toml'}: key 'label': {m}" for key, m in err.problems]
+
+
 def test_executor_unknown_key(tmp_path):
     text = write_tiny(tmp_path).read_text().replace("max_workers = 2", "max_workers = 2\nthreads = 3")
     _expect_error(tmp_path, text, "executor", "threads", "max_workers")

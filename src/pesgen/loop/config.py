@@ -164,6 +164,20 @@ class ExplorationSettings(StrictModel):
             raise ValueError("give either [[exploration.stages]] or [exploration.ramp] (exactly one)")
         return self
 
+    def integrator(self, ensemble: str):
+        """The MD integrator of a stage's ensemble ("nvt", "npt", "nve") with these settings."""
+        from pesgen.explore.md import NVE, Bussi, Langevin, StochasticCellRescaling
+
+        if ensemble == "nve":
+            return NVE(timestep=self.timestep)
+        if ensemble == "npt":
+            b = self.barostat
+            return StochasticCellRescaling(timestep=self.timestep, friction=self.friction, tau_p=b.tau_p,
+                                           compressibility=b.compressibility, flexible=b.flexible)
+        if self.thermostat == "bussi":
+            return Bussi(timestep=self.timestep, tau=self.tau_t)
+        return Langevin(timestep=self.timestep, friction=self.friction)
+
 
 class SelectionSettings(StrictModel):
     """Trust levels, label cap and strategy."""

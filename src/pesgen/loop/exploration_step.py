@@ -31,22 +31,6 @@ def keep_level(ctx: RunContext) -> float:
     return 0.0 if (sel.adaptive_lower or ctx.cfg.exploration.keep_all_frames) else float(sel.f_lo)
 
 
-def make_integrator(ctx: RunContext, ensemble: str):
-    """The MD integrator of an ensemble name ("nvt", "npt", "nve")."""
-    from pesgen.explore.md import NVE, Bussi, Langevin, StochasticCellRescaling
-
-    ex = ctx.cfg.exploration
-    if ensemble == "nve":
-        return NVE(timestep=ex.timestep)
-    if ensemble == "npt":
-        b = ex.barostat
-        return StochasticCellRescaling(timestep=ex.timestep, friction=ex.friction, tau_p=b.tau_p,
-                                       compressibility=b.compressibility, flexible=b.flexible)
-    if ex.thermostat == "bussi":
-        return Bussi(timestep=ex.timestep, tau=ex.tau_t)
-    return Langevin(timestep=ex.timestep, friction=ex.friction)
-
-
 def walkers(ctx: RunContext, iteration: int) -> tuple[list[Atoms], list[float], list[float] | None]:
     """Start structures, target temperatures (K) and pressures (bar, None without NPT)."""
     cond = ctx.schedule.conditions(iteration)
@@ -84,7 +68,7 @@ def explore_step(ctx: RunContext, iteration: int) -> ExploreSummary:
                         max_devi_f=ex.stop.max_devi_f or 3.0 * ctx.cfg.selection.f_hi,
                         max_temperature_ratio=ex.stop.max_temperature_ratio)
     n_records = cond.n_steps // cond.record_every + 1
-    sampler = MDSampler(ensemble, make_integrator(ctx, cond.ensemble), record_every=cond.record_every,
+    sampler = MDSampler(ensemble, ex.integrator(cond.ensemble), record_every=cond.record_every,
                         chunk_records=max(1, math.ceil(n_records / 20)), stop=stop,
                         seed=step_seed(ctx.cfg.seed, iteration, "explore"), dtype=dtype, device=ex.device)
     keep = keep_level(ctx)
