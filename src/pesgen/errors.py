@@ -29,12 +29,5 @@ class ConfigError(PesgenError, ValueError):
             path, problems = "", [("", str(path))]
         self.path = str(path)
         self.problems = list(problems)
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        """One line per problem, each naming the file and the key."""
         where = f"{self.path}: " if self.path else ""
-        return [f"{where}key '{key}': {msg}" if key else f"{where}{msg}" for key, msg in self.problems]
-
-    def __reduce__(self):  # picklable across processes
-        return (type(self), (self.path, self.problems))
+        super().__init__("\n".join(f"{where}key '{key}': {msg}" if key else f"{where}{msg}" for key, msg in problems))

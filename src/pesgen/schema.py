@@ -6,9 +6,9 @@ types are strict (a string is never a number, a float never an integer), except 
 is accepted where a float is expected (TOML's ``t_min = 50``). A model with a choice of
 implementations has a ``kind`` literal and the choices are joined by discriminated unions.
 
-:func:`read_toml` reads a config file; :func:`parse` validates a table against a model (or union) and raises a
-:class:`~pesgen.errors.ConfigError` (or the subclass given) with one ``(key path, message)``
-per problem, from :func:`problems`.
+:func:`read_toml` reads a config file; :func:`parse` validates a table against a model (or
+union) and raises a :class:`~pesgen.errors.ConfigError` (or the subclass given) with one
+``(key path, message)`` per problem, from :func:`problems`.
 """
 
 from __future__ import annotations
@@ -83,23 +83,24 @@ def _step(tp: Any, part: str | int) -> tuple[Any, bool]:
     return None, False
 
 
+def _dotted(parts: list) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+
+
 def _walk(root: Any, loc: tuple) -> tuple[str, str, Any]:
-    """(key path, prefix naming the kind, type) of ``loc``; inside a table chosen by its ``kind``
-    the key path stops at that table and the rest goes into the prefix."""
-    key, inner, tp = "", "", root
+    """(key path, prefix, type) of ``loc``; inside a table chosen by its ``kind`` the key path stops
+    at that table and the prefix names the kind and the rest of the path ("kind 'gpaw': ecut: ")."""
+    outer: list = []
+    inner: list = []
+    tp, kind = root, None
     for part in loc:
         tp, is_tag = _step(tp, part)
-        if is_tag and not inner:
-            inner = f"kind {part!r}: "
-            continue
-        text = f"[{part}]" if isinstance(part, int) else str(part)
-        if inner:
-            inner = inner + ("" if inner.endswith(": ") or text.startswith("[") else ".") + text
+        if is_tag and kind is None:
+            kind = part
         else:
-            key = key + ("" if not key or text.startswith("[") else ".") + text
-    if inner and not inner.endswith(": "):
-        inner += ": "
-    return key, inner, tp
+            (outer if kind is None else inner).append(part)
+    prefix = "" if kind is None else f"kind {kind!r}: " + (f"{_dotted(inner)}: " if inner else "")
+    return _dotted(outer), prefix, tp
 
 
 _KEY_ERRORS = {"extra_forbidden": "unknown", "unexpected_keyword_argument": "unknown",

@@ -60,8 +60,7 @@ class Labeler(ABC):
     def check_elements(self, elements: list[str]) -> None:
         """Raise :class:`LabelerConfigError` unless this labeler covers every chemical symbol."""
         supported = getattr(self, "elements", None)
-        missing = [e for e in elements if supported is not None and e not in supported]
-        if missing:
+        if missing := [e for e in elements if supported is not None and e not in supported]:
             raise LabelerConfigError(f"the labeler has no types for {missing} (elements {supported})")
 
     def __repr__(self) -> str:

@@ -30,8 +30,7 @@ class EMTLabeler(Labeler):
         return {"asap_cutoff": self.asap_cutoff}
 
     def check_elements(self, elements: list[str]) -> None:
-        missing = [e for e in elements if e not in parameters]
-        if missing:
+        if missing := [e for e in elements if e not in parameters]:
             raise LabelerConfigError(f"EMT has no parameters for {missing}; it knows {sorted(parameters)}")
 
     def label(self, atoms: Atoms, workdir: Path | None = None) -> LabelResult:

@@ -57,12 +57,6 @@ def _exists(value: str) -> str:
     return value
 
 
-def _is_store(value: str) -> str:
-    if not Path(value).is_file():
-        raise ValueError(f"no such store: {value}")
-    return value
-
-
 Element = Annotated[str, AfterValidator(_symbol)]
 
 
@@ -76,7 +70,7 @@ class InitialData(StrictModel):
     files: list[Annotated[ConfigPath, AfterValidator(_exists)]] = Field(
         default_factory=list, description="labeled data to import (extxyz, DeePMD, store...)")
     format: str = Field("auto", description="format of 'files' (see pesgen data import)")
-    store: Annotated[ConfigPath, AfterValidator(_is_store)] | None = Field(
+    store: Annotated[ConfigPath, AfterValidator(_exists)] | None = Field(
         None, description="an existing pesgen store whose frames are imported")
 
 
@@ -272,8 +266,7 @@ class RunConfig(StrictModel):
     @field_validator("masses")
     @classmethod
     def _listed(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
-        extra = [el for el in value if el not in info.data.get("elements", [])]
-        if extra:
+        if extra := [el for el in value if el not in info.data.get("elements", [])]:
             raise ValueError(f"{extra} are not in elements {info.data.get('elements')}")
         return value
 
@@ -293,13 +286,10 @@ class RunConfig(StrictModel):
         return labeler
 
     def build_structures(self, path: str | Path) -> list[Atoms]:
-        """The generated initial structures (``[initial.structures]``), each with info["system"]."""
-        if self.initial.structures is None:
-            return []
+        """The generated initial structures (``[initial.structures]``, given), each with info["system"]."""
         with _problem_at(path, "initial.structures"):
-            structures = self.initial.structures.build()
-            extra = sorted({s for a in structures for s in a.get_chemical_symbols()} - set(self.elements))
-            if extra:
+            structures = self.initial.structures.build()  # type: ignore[union-attr]
+            if extra := sorted({s for a in structures for s in a.get_chemical_symbols()} - set(self.elements)):
                 raise StructureSpecError(f"structures contain {extra}, which are not in elements {self.elements}")
         return structures
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from pesgen.schema import StrictModel, parse, read_toml
 from pesgen.structures.alloys import PROTOTYPES
@@ -90,8 +90,9 @@ class LiquidConfig(StrictModel):
 class MeltingConfig(StrictModel):
     t_low: float = Field(600.0, gt=0, description="K; the solid must grow here")
     t_high: float = Field(1300.0, gt=0, description="K; the solid must melt here")
-    supercell: list[int] = Field(default_factory=lambda: [3, 3, 8], min_length=3, max_length=3,
-                                 description="conventional cells (x, y, z); the interfaces are normal to z")
+    supercell: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [3, 3, 8], min_length=3, max_length=3,
+        description="conventional cells (x, y, z); the interfaces are normal to z")
     timestep: float = Field(2.0, gt=0, description="fs")
     solid_steps: int = Field(1000, ge=0)
     melt_steps: int = Field(1000, ge=1)
@@ -100,30 +101,15 @@ class MeltingConfig(StrictModel):
     enthalpy_steps: int = Field(1000, ge=20)
     reference: bool = Field(True, description="also run the reference (cheap for oracles)")
 
-    @field_validator("supercell")
-    @classmethod
-    def _positive(cls, value: list[int]) -> list[int]:
-        if min(value) < 1:
-            raise ValueError(f"supercell sizes must be >= 1, got {value}")
-        return value
-
 
 class AlloysConfig(StrictModel):
     elements: list[str] | None = Field(None, description="A and B of the built-in prototypes; default the "
                                        "first two elements")
-    prototypes: list[str] = Field(default_factory=lambda: list(PROTOTYPES))
+    prototypes: list[Literal[PROTOTYPES]] = Field(default_factory=lambda: list(PROTOTYPES))  # type: ignore[valid-type]
     files: list[Annotated[Path, Field(strict=False)]] = Field(
         default_factory=list, description="CIF/POSCAR/extxyz files of ordered structures")
     vacancies: bool = True
     min_atoms: int = Field(32, ge=2)
-
-    @field_validator("prototypes")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(PROTOTYPES))
-        if unknown:
-            raise ValueError(f"unknown prototypes {unknown}; known: {list(PROTOTYPES)}")
-        return value
 
 
 class ValidateConfig(StrictModel):
@@ -131,7 +117,7 @@ class ValidateConfig(StrictModel):
 
     elements: list[str] | None = Field(None, description="default: the model's type map")
     properties: list[PropertyName] | None = Field(None, description="default: the fast set; --full: all")
-    structures: list[str] = Field(default_factory=lambda: list(CRYSTALS))
+    structures: list[Literal[CRYSTALS]] = Field(default_factory=lambda: list(CRYSTALS))  # type: ignore[valid-type]
     lattice: dict[str, Lattice] = Field(default_factory=dict, description="element -> its lattice; "
                                         "default ASE's reference state")
     relax: RelaxConfig = Field(default_factory=RelaxConfig)
@@ -144,14 +130,6 @@ class ValidateConfig(StrictModel):
     liquid: LiquidConfig = Field(default_factory=LiquidConfig)
     alloys: AlloysConfig = Field(default_factory=AlloysConfig)
     melting: MeltingConfig = Field(default_factory=MeltingConfig)
-
-    @field_validator("structures")
-    @classmethod
-    def _crystals(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(CRYSTALS))
-        if unknown:
-            raise ValueError(f"unknown structures {unknown}; known: {list(CRYSTALS)}")
-        return value
 
 
 def parse_config(data: dict, source: str = "config") -> ValidateConfig:
