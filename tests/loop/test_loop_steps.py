@@ -36,8 +36,8 @@ def _config(tmp_path, replace: dict[str, str] | None = None):
 
 
 def _context(tmp_path, cfg) -> RunContext:
-    return RunContext(cfg, RunDir(tmp_path / "run"), "<test>", [], build_schedule(cfg, SYSTEMS), RunState(),
-                      LoopProgress(quiet=True), Console(quiet=True))
+    return RunContext(cfg, RunDir(tmp_path / "run"), "<test>", [], cfg.build_labeler("<test>"),
+                      build_schedule(cfg, SYSTEMS), RunState(), LoopProgress(quiet=True), Console(quiet=True))
 
 
 # ----------------------------------------------------------------------------- schedule
