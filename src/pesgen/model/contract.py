@@ -30,12 +30,13 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from pesgen.errors import PesgenError
 from pesgen.model.batch import Batch
 from pesgen.model.deviation import FRAME_DEVIATIONS
 from pesgen.model.neighbors import Neighbors, neighbor_list
 
 
-class PotentialContractError(TypeError):
+class PotentialContractError(PesgenError, TypeError):
     """A potential does not honour the contract of :mod:`pesgen.model.contract`; the message says how."""
 
 

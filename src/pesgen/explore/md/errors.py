@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pesgen.errors import PesgenError
 
-class MDError(Exception):
+
+class MDError(PesgenError):
     """Base class of the MD sampler's errors."""
 
 
