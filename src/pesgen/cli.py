@@ -3,10 +3,9 @@
 Sub-command groups live beside the code they drive (e.g. ``pesgen.data.commands``) and are
 registered here, so this file only says which commands exist.
 
-Exit status, for every command: 0 when it did its work (``pesgen run`` also when the run ended
-without converging: its last line says why), 1 on any :class:`~pesgen.errors.PesgenError`
-(printed here, one ``error:`` line per problem, naming the file and key), 2 for a command
-line typer rejects (unknown option, missing argument).
+Exit status of every command: 0 when it did its work (``pesgen run`` also when a run ends
+unconverged; its last line says why), 1 on a :class:`~pesgen.errors.PesgenError` (printed here,
+one ``error:`` line per problem naming file and key), 2 for a command line typer rejects.
 """
 
 from __future__ import annotations

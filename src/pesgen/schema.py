@@ -18,13 +18,11 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError, ValidationInfo
 
 from pesgen.errors import ConfigError
-
-T = TypeVar("T")
 
 
 class StrictModel(BaseModel):
@@ -149,8 +147,8 @@ def problems(err: ValidationError, root: Any) -> list[tuple[str, str]]:
     return keyed + plain
 
 
-def parse(schema: type[T] | Any, data: Any, where: str = "", error: type[ConfigError] = ConfigError,
-          context: dict[str, Any] | None = None) -> T:
+def parse(schema: Any, data: Any, where: str = "", error: type[ConfigError] = ConfigError,
+          context: dict[str, Any] | None = None) -> Any:
     """``data`` validated against ``schema`` (a model, dataclass or union); every problem goes
     into one ``error(where, problems)``. ``context`` reaches the validators (``base``: the folder
     relative paths are resolved against)."""

@@ -14,11 +14,10 @@ Tables (all keys optional unless noted; see ``docs/loop.md`` and ``pesgen init``
 * ``[convergence]``: when a stage is converged;
 * ``[label]`` (the labeler, :func:`pesgen.label.make_labeler`), ``[label_policy]``, ``[executor]``.
 
-:func:`load_config` raises :class:`~pesgen.errors.ConfigError` listing every problem with
-its key path, what was expected and what was given; relative paths are resolved against the
-config file's folder. Each table with a choice (``[label]``, ``[executor]``) is the model of the
-chosen ``kind``, defined beside its implementation; :meth:`RunConfig.build_labeler` and
-:meth:`RunConfig.build_structures` make the runtime objects once.
+:func:`load_config` raises :class:`~pesgen.errors.ConfigError` listing every problem (key path,
+expected, given); relative paths are resolved against the config file's folder. ``[label]`` and
+``[executor]`` are the models of their ``kind``, beside the implementations; the ``build_*``
+methods make the runtime objects once.
 """
 
 from __future__ import annotations
