@@ -106,7 +106,7 @@ def test_bad_file_is_a_one_line_error_naming_it(model, tmp_path):
     write(tmp_path / "bare.extxyz", unlabelled, format="extxyz")
     for name in ("junk.extxyz", "bare.extxyz", "missing.extxyz"):
         result = runner.invoke(app, ["evaluate", str(tmp_path / "m.pt"), str(tmp_path / name)])
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == 1, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and name in lines[0] and lines[0].startswith("error:"), result.output
     with pytest.raises(ValidationInputError, match="bare.extxyz"):

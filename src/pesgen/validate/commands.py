@@ -73,15 +73,10 @@ def evaluate_command(
     from rich.table import Table
 
     from pesgen.validate.calculators import load_model
-    from pesgen.validate.errors import ValidationError
     from pesgen.validate.evaluate import evaluate, read_frames
 
-    try:
-        groups = read_frames(frames, key)
-        potential = load_model(model)
-    except ValidationError as err:
-        console.print(f"[red]error:[/red] {err}", soft_wrap=True, highlight=False)
-        raise typer.Exit(code=2) from err
+    groups = read_frames(frames, key)
+    potential = load_model(model)
     rows = evaluate(potential, groups, force_target=force_target, energy_target=energy_target)
     if as_json:
         print(json.dumps([row.as_dict() for row in rows], indent=1))
