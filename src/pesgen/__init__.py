@@ -22,22 +22,10 @@ _LAZY = {
     "PesgenCalculator": "pesgen.calculator",
     "Potential": "pesgen.model.contract",
     "check_potential": "pesgen.model.contract",
+    "load": "pesgen.loop.rundir",  # a model file, or a run directory's latest ensemble
     "train": "pesgen.training.trainer",
     "TrainSettings": "pesgen.training.config",
 }
-
-
-def load(path, device="cpu"):
-    """A saved DeepPot or Ensemble: a model file, or a run directory's latest ensemble."""
-    from pathlib import Path
-
-    if Path(path).is_dir():
-        from pesgen.loop.rundir import load_latest
-
-        return load_latest(path, device=device)
-    from pesgen.model.io import load as load_file
-
-    return load_file(path, device=device)
 
 
 def __getattr__(name: str):

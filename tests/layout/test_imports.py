@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -116,7 +114,6 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     return out
 
 
-@pytest.mark.unit
 def test_no_import_cycle_between_modules():
     graph = import_graph()
     assert len(graph) > 50
@@ -124,7 +121,6 @@ def test_no_import_cycle_between_modules():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
-@pytest.mark.unit
 def test_no_import_cycle_between_packages():
     """The boxes are layered: model/ knows neither the calculator nor the loop, and so on."""
     packages = package_graph(import_graph())

@@ -188,6 +188,15 @@ class RunDir:
                                             (TrainSummary, ExploreSummary, SelectSummary, LabelSummary)))
 
 
+def load(path: str | Path, device: str = "cpu"):
+    """A saved DeepPot or Ensemble: a model file, or a run directory's latest ensemble (``pesgen.load``)."""
+    if Path(path).is_dir():
+        return load_latest(path, device=device)
+    from pesgen.model.io import load as load_file
+
+    return load_file(path, device=device)
+
+
 def load_latest(path: str | Path, device: str = "cpu"):
     """The latest trained ensemble of a run directory (``pesgen.load(RUN)``).
 

@@ -17,7 +17,9 @@ from ase.calculators.emt import EMT
 from rich.console import Console
 from rich.table import Table
 
-import pesgen
+from pesgen.model.deeppot import DeepPot
+from pesgen.model.ensemble import Ensemble
+from pesgen.version import __version__
 
 
 def _frames(n: int, seed: int, rattle: float = 0.1, scale: float = 0.02):
@@ -36,10 +38,10 @@ def _frames(n: int, seed: int, rattle: float = 0.1, scale: float = 0.02):
 def run_demo(out: Path, console: Console) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]pesgen {pesgen.__version__}[/bold] model demo: a 4-member DeepPot-SE ensemble on EMT Al")
+    console.print(f"[bold]pesgen {__version__}[/bold] model demo: a 4-member DeepPot-SE ensemble on EMT Al")
     t0 = time.perf_counter()
     data = _frames(8, seed=0)
-    ensemble = pesgen.Ensemble([pesgen.DeepPot(type_map=["Al"], rcut=6.0, seed=s) for s in range(4)])
+    ensemble = Ensemble([DeepPot(type_map=["Al"], rcut=6.0, seed=s) for s in range(4)])
     ensemble.compute_statistics(data, auto_sel=True)
     console.print(f"statistics from {len(data)} EMT frames of 32 atoms, sel = {ensemble.hyperparameters['sel']}, "
                   f"energy bias {ensemble.energy_bias()[0, 0]:.4f} eV/atom ({time.perf_counter() - t0:.1f} s)")

@@ -36,12 +36,13 @@ def train_command(
     type_map: str | None = typer.Option(None, "--type-map", help="Species order, e.g. Al,Mg (default: sorted)."),
 ) -> None:
     """Train an ensemble of Deep Potentials (all members at once) and save it."""
-    import pesgen
     from pesgen.data.importers import read_labeled
+    from pesgen.model.io import load
+    from pesgen.training.trainer import train
 
     settings = _load_settings(config, {"numb_steps": steps, "n_members": members, "seed": seed})
     frames = [frame.to_atoms() for path in data for frame in read_labeled(path)]
-    previous = pesgen.load(init) if init is not None else None
+    previous = load(init) if init is not None else None
     tmap = [s.strip() for s in type_map.split(",")] if type_map else None
     console.print(f"training {settings.n_members} members for {settings.numb_steps} steps on {len(frames)} frames")
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -55,7 +56,7 @@ def train_command(
                 status = f"val rmse_f {max(point['rmse_f_val']):.4f} eV/Å"
             bar.update(task, completed=step, **({"status": status} if status else {}))
 
-        ensemble = pesgen.train(frames, settings, init=previous, type_map=tmap, progress=progress)
+        ensemble = train(frames, settings, init=previous, type_map=tmap, progress=progress)
     console.print(learning_curve_table(ensemble.metadata))
     path = ensemble.save(out)
     console.print(f"saved {path}")

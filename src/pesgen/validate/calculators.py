@@ -106,11 +106,11 @@ def make_reference_calculator(spec: dict[str, Any] | Path) -> Calculator:
 
 def load_model(path: str | Path):
     """A saved pesgen model or ensemble, or a run directory's latest ensemble (``pesgen.load``)."""
-    import pesgen
+    from pesgen.loop.rundir import load
     from pesgen.model.fileformat import ModelFileError
 
     try:
-        return pesgen.load(path)
+        return load(path)
     except (ModelFileError, FileNotFoundError) as err:
         raise ValidationConfigError(f"model {path}: {err}") from err
 
