@@ -174,3 +174,27 @@ def test_cli_init_writes_a_valid_config(tmp_path):
     assert again.exit_code == 1 and "exists" in again.output
     unknown = CliRunner().invoke(app, ["init", "nope"])
     assert unknown.exit_code == 1 and "al-emt" in unknown.output
+
+
+@pytest.mark.parametrize(("replace", "key", "fragment"), [
+    ('strategy = "diverse"', "selection.trust", "'fixed'"),
+    ('strategy = "diverse"\nadaptive_lower = true', "selection.trust", "exclude each other"),
+    ("strategy = \"diverse\"\n[selection.calibration]\nquantile = 0.9", "selection.calibration",
+     "target_max_force_error"),
+])
+def test_calibrated_trust_errors_name_the_key(tmp_path, replace, key, fragment):
+    trust = 'trust = "calibrated"' if "fixed" not in fragment else 'trust = "measured"'
+    text = write_tiny(tmp_path).read_text().replace('strategy = "diverse"', f"{trust}\n{replace}")
+    _expect_error(tmp_path, text, key, fragment)
+
+
+def test_calibration_settings_name_their_key(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace(
+        'strategy = "diverse"', 'trust = "calibrated"\n[selection.calibration]\ntarget_max_force_error = 0.2\n'
+                                'quantile = 1.5')
+    _expect_error(tmp_path, text, "selection.calibration.quantile", "1.5")
+    good = text.replace("quantile = 1.5", "min_pairs = 5")
+    (tmp_path / "good.toml").write_text(good)
+    s = load_config(tmp_path / "good.toml").selection
+    assert s.calibrated and s.calibration.min_pairs == 5 and s.calibration.target_max_force_error == 0.2
+    assert SelectionSettings().trust == "fixed"

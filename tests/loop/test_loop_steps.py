@@ -9,8 +9,10 @@ from ase.build import bulk
 from loop_testkit import write_tiny
 from rich.console import Console
 
+from pesgen.explore.calibration import Calibration
 from pesgen.explore.records import RecordWriter
 from pesgen.explore.stages import temperature_ramp
+from pesgen.label.campaign import CampaignReport
 from pesgen.loop.config import load_config
 from pesgen.loop.context import RunContext
 from pesgen.loop.errors import ConfigError
@@ -19,7 +21,7 @@ from pesgen.loop.rundir import RunDir
 from pesgen.loop.schedule import build_schedule, match_systems
 from pesgen.loop.seeds import step_seed
 from pesgen.loop.selection_step import select_step
-from pesgen.loop.summaries import RunState, SelectSummary
+from pesgen.loop.summaries import LabelSummary, RunState, SelectSummary
 from pesgen.loop.training_step import iteration_settings
 
 SYSTEMS = ["Al-fcc", "Al-sc"]
@@ -120,7 +122,7 @@ def test_warm_start_defaults_to_a_quarter_of_the_steps_and_can_be_off(tmp_path):
 
 
 # ----------------------------------------------------------------------------- selection step
-def _write_record(ctx: RunContext, devi_per_system: list[list[float]]) -> None:
+def _write_record(ctx: RunContext, devi_per_system: list[list[float]], iteration: int = 0) -> None:
     columns: dict[str, list] = {name: [] for name in ("walker", "system", "step", "time", "temperature_target",
                                                       "temperature", "pressure_target", "pressure", "max_devi_f",
                                                       "min_devi_f", "avg_devi_f", "devi_e", "max_devi_v",
@@ -137,7 +139,7 @@ def _write_record(ctx: RunContext, devi_per_system: list[list[float]]) -> None:
             atoms = bulk("Al", "fcc", a=4.05, cubic=True)
             atoms.rattle(0.01, seed=100 * walker + k)
             frames.append(atoms)
-    with RecordWriter(ctx.run.record_path(0), keep_above=ctx.cfg.selection.f_lo, mode="w") as writer:
+    with RecordWriter(ctx.run.record_path(iteration), keep_above=0.0, mode="w") as writer:
         writer.append({k: np.asarray(v) for k, v in columns.items()}, frames)
 
 
@@ -163,3 +165,36 @@ def test_select_step_picks_capped_candidates_and_records_the_iteration(tmp_path)
     # the same seed picks the same frames
     again = _context(tmp_path, ctx.cfg)
     assert select_step(again, 0).selected_rows == rows
+
+
+def test_select_step_with_calibrated_levels_fits_each_system_on_earlier_labels(tmp_path):
+    cfg = _config(tmp_path, {'strategy = "diverse"': 'strategy = "random"\ntrust = "calibrated"\n'
+                                                     '[selection.calibration]\ntarget_max_force_error = 0.3\n'
+                                                     'min_pairs = 4\nquantile = 0.5\nhi_multiple = 2.0'})
+    ctx = _context(tmp_path, cfg)
+    _write_record(ctx, DEVI)
+    first = select_step(ctx, 0)                          # nothing measured yet: the fixed levels
+    assert first.calibration is not None and first.calibration.pooled is None
+    assert {p["levels_from"] for p in first.per_system.values()} == {"none"}
+    assert (first.counts.accurate, first.counts.candidate, first.counts.failed) == (4, 6, 10)
+    # iteration 0's labels: true max force error = 3 x ε on Al-fcc and 15 x ε on Al-sc
+    dev = [0.05, 0.1, 0.2, 0.4, 0.05, 0.1, 0.2, 0.4]
+    systems = ["Al-fcc"] * 4 + ["Al-sc"] * 4
+    err = [3 * d for d in dev[:4]] + [15 * d for d in dev[4:]]
+    ctx.run.write_summary(LabelSummary(0, CampaignReport(8, 8, 0, 0), 20, 0,
+                                       {"system": systems, "deviation": dev, "max_force_error": err}, 1.0))
+    _write_record(ctx, DEVI, iteration=1)
+    summary = select_step(ctx, 1)
+    cal = summary.calibration
+    assert cal.sources == {"candidates": 8} and set(cal.per_system) == {"Al-fcc", "Al-sc"}
+    assert cal.per_system["Al-fcc"].k == pytest.approx(3.0) and cal.per_system["Al-sc"].k == pytest.approx(15.0)
+    fcc, sc = summary.per_system["Al-fcc"], summary.per_system["Al-sc"]
+    assert (fcc["f_lo"], fcc["f_hi"]) == pytest.approx((0.1, 0.2))           # 0.3 / 3, 2 x that
+    assert (sc["f_lo"], sc["f_hi"]) == pytest.approx((0.02, 0.04))           # 0.3 / 15
+    assert fcc["levels_from"] == sc["levels_from"] == "system"
+    # Al-fcc: 0.01 x3 accurate; 0.1 candidate; 0.2 ... failed.  Al-sc: 0.01 accurate, 0.05 and up failed
+    assert (fcc["accurate"], fcc["candidate"], fcc["failed"]) == (3, 1, 6)
+    assert (sc["accurate"], sc["candidate"], sc["failed"]) == (1, 0, 9)
+    assert summary.trust["trust"] == "calibrated" and summary.f_lo == pytest.approx(cal.levels()[0])
+    again = ctx.run.read_summary(SelectSummary, 1)
+    assert again == summary and isinstance(again.calibration, Calibration)

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pesgen.explore.calibration import Pairs, fit_calibration
 from pesgen.report import plots
 from pesgen.report.collect import IterationData, RunData
+from pesgen.report.html import _levels_table
 
 
 def _data(n_iter: int = 3, with_labels: bool = True) -> RunData:
@@ -57,3 +59,16 @@ def test_spearman():
     # a known value: ranks (1,2,3,4,5) vs (2,1,4,3,5): 1 - 6*4/(5*24) = 0.8
     assert plots.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
     assert np.isnan(plots.spearman([1, 2], [2, 1]))
+
+
+def test_calibration_plot_and_table_show_the_fitted_levels(tmp_path):
+    data = _data()
+    last = data.iterations[-1]
+    pairs = Pairs.of("Al", last.calibration["deviation"], last.calibration["max_force_error"])
+    last.fit = fit_calibration(pairs, target=0.2, min_pairs=5)
+    path = plots.calibration(data, tmp_path / "c.png")
+    assert path is not None and path.stat().st_size > 5000
+    f_lo, f_hi = last.fit.levels()
+    table = _levels_table(data)
+    assert f"{f_lo:.3f}" in table and f"{f_hi:.3f}" in table and "<td>20</td>" in table
+    assert _levels_table(_data()) == ""                       # fixed levels: no table

@@ -14,6 +14,8 @@
    ``f > f_hi`` or ``v > v_hi`` fail; of the others, the ``max(numb_candi_f,
    int(perc_candi_f / 100 * n))`` with the largest f are candidates (likewise for v, union of the
    two), the rest accurate; the adapted ``f_lo`` is the smallest f among the force candidates.
+   :class:`CalibratedLevels` -- one :class:`TrustLevels` per system (levels fitted from measured
+   errors by :mod:`pesgen.explore.calibration`), a default window for the others.
 2. **Cap** the candidates per system: :class:`LabelCap` gives at most K per system, reduced by
    DP-GEN's accurate thresholds: K if the system's accurate ratio r < soft, 0 if r >= hard,
    ``int(K * (r - hard) / (soft - hard))`` in between; fewer than ``min_per_system`` -> 0.
@@ -147,6 +149,28 @@ class AdaptiveLower:
             cand_v, v_lo = top(v, self.numb_candi_v, self.perc_candi_v, self.v_hi)  # type: ignore[arg-type]
             out[cand_v] = CANDIDATE
         return Classes(out, f_lo, v_lo)
+
+
+@dataclass(frozen=True)
+class CalibratedLevels:
+    """Per-system trust windows, e.g. fitted from measured errors
+    (:meth:`pesgen.explore.calibration.Calibration.classifier`).
+
+    Attributes:
+        levels: system id -> its :class:`TrustLevels` (eV/Å, eV/atom).
+        default: the window of every other system (a pooled fit, or the fixed levels).
+    """
+
+    levels: Mapping[str, TrustLevels]
+    default: TrustLevels
+
+    def window(self, system: str) -> TrustLevels:
+        """The trust window a system's frames are classified with."""
+        return self.levels.get(system, self.default)
+
+    def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> Classes:
+        """The class of every row with the system's window, and its lower levels."""
+        return self.window(system).classify(columns, system)
 
 
 class Filter(Protocol):

@@ -35,6 +35,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from pesgen.errors import ConfigError
 from pesgen.execute.factory import ExecutorConfig
 from pesgen.execute.local import LocalSettings
+from pesgen.explore.calibration import Calibration, Pairs, fit_calibration
 from pesgen.explore.select import AdaptiveLower, Classifier, LabelCap, TrustLevels
 from pesgen.explore.structures import InitialStructureSpec
 from pesgen.label.base import Labeler
@@ -145,7 +146,8 @@ class ExplorationSettings(StrictModel):
     walkers_per_system: int | None = Field(
         None, ge=1, description="walkers per (system, T, P) from the system's structures; default all")
     stop: StopSettings = Field(default_factory=StopSettings)
-    keep_all_frames: bool = Field(False, description="store the atoms of every recorded frame, not only ε >= f_lo")
+    keep_all_frames: bool = Field(False, description="store the atoms of every recorded frame, not only ε >= f_lo "
+                                                     "(always with adaptive or calibrated levels)")
     device: str = "cpu"
     precision: Literal["model", "float32", "float64"] = "model"
     stages: list[StageSettings] = Field(default_factory=list)
@@ -172,6 +174,23 @@ class ExplorationSettings(StrictModel):
         return Langevin(timestep=self.timestep, friction=self.friction)
 
 
+class CalibrationSettings(StrictModel):
+    """Trust levels fitted per system from measured errors (``[selection] trust = "calibrated"``;
+    :mod:`pesgen.explore.calibration`)."""
+
+    target_max_force_error: float | None = Field(
+        None, gt=0, description="eV/Å: accurate frames have a true max atomic force error below this")
+    quantile: float = Field(0.9, gt=0, lt=1, description="the fitted error line is this upper quantile")
+    min_pairs: int = Field(10, ge=2, description="measured frames a system needs for its own levels")
+    hi_multiple: float = Field(4.0, gt=1, description="f_hi: where the predicted error is this x the target")
+    model: Literal["proportional", "power"] = Field("proportional", description="err = k ε, or k ε^b")
+
+    def fit(self, pairs: Pairs) -> Calibration:
+        """The calibration of ``pairs`` with these settings (the target must be set)."""
+        return fit_calibration(pairs, self.target_max_force_error, self.quantile, self.min_pairs,  # type: ignore[arg-type]
+                               self.hi_multiple, self.model)
+
+
 class SelectionSettings(StrictModel):
     """Trust levels, label cap and strategy."""
 
@@ -180,6 +199,10 @@ class SelectionSettings(StrictModel):
     v_lo: float | None = Field(None, ge=0, description="eV/atom")
     v_hi: float | None = Field(None, gt=0, description="eV/atom")
     adaptive_lower: bool = Field(False, description="DP-GEN's model_devi_adapt_trust_lo")
+    trust: Literal["fixed", "calibrated"] = Field(
+        "fixed", description="fixed f_lo/f_hi, or levels fitted per system from measured errors "
+                             "(the fixed ones until there are enough)")
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings, validate_default=True)
     numb_candi_f: int = Field(10, ge=0)
     perc_candi_f: float = Field(0.0, ge=0, le=100)
     max_per_system: int = Field(20, ge=0, description="K, DP-GEN's fp_task_max")
@@ -195,11 +218,36 @@ class SelectionSettings(StrictModel):
         TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi), self.label_cap()  # their checks: ValueErrors
         return self
 
-    def classifier(self) -> Classifier:
-        """The trust levels: DP-GEN's adaptive lower level, or the fixed window."""
+    @field_validator("trust")
+    @classmethod
+    def _not_adaptive(cls, value: str, info: ValidationInfo) -> str:
+        if value == "calibrated" and info.data.get("adaptive_lower"):
+            raise ValueError("trust = 'calibrated' and adaptive_lower = true exclude each other")
+        return value
+
+    @field_validator("calibration")
+    @classmethod
+    def _target(cls, value: CalibrationSettings, info: ValidationInfo) -> CalibrationSettings:
+        if info.data.get("trust") == "calibrated" and value.target_max_force_error is None:
+            raise ValueError("trust = 'calibrated' needs target_max_force_error (eV/Å)")
+        return value
+
+    @property
+    def calibrated(self) -> bool:
+        return self.trust == "calibrated"
+
+    def fixed_levels(self) -> TrustLevels:
+        """The fixed window (f_lo, f_hi eV/Å; v_lo, v_hi eV/atom)."""
+        return TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi)
+
+    def classifier(self, calibration: Calibration | None = None) -> Classifier:
+        """The trust levels: DP-GEN's adaptive lower level, the calibrated per-system windows (the
+        fixed window where ``calibration`` has no fit, or without one), or the fixed window."""
         if self.adaptive_lower:
             return AdaptiveLower(self.f_hi, self.numb_candi_f, self.perc_candi_f, self.v_hi)
-        return TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi)
+        if self.calibrated and calibration is not None:
+            return calibration.classifier(self.fixed_levels())
+        return self.fixed_levels()
 
     def label_cap(self) -> LabelCap:
         """The per-system label cap."""

@@ -26,9 +26,10 @@ log = logging.getLogger("pesgen.loop")
 
 
 def keep_level(ctx: RunContext) -> float:
-    """Frames with max_devi_f at or above this (eV/Å) keep their atoms in the record."""
+    """Frames with max_devi_f at or above this (eV/Å) keep their atoms in the record: all of them
+    when the lower level is only known at selection (adaptive or calibrated levels)."""
     sel = ctx.cfg.selection
-    return 0.0 if (sel.adaptive_lower or ctx.cfg.exploration.keep_all_frames) else float(sel.f_lo)
+    return 0.0 if (sel.adaptive_lower or sel.calibrated or ctx.cfg.exploration.keep_all_frames) else float(sel.f_lo)
 
 
 def walkers(ctx: RunContext, iteration: int) -> tuple[list[Atoms], list[float], list[float] | None]:

@@ -99,11 +99,11 @@ def initial_step(ctx: RunContext) -> InitialSummary:
 
 
 def calibration(ensemble, frames: list[Atoms]) -> dict[str, list[float]]:
-    """Model vs labels on ``frames``: per frame the predicted deviation (eV/Å), the true maximal
-    atomic force error |F_model - F_label| (eV/Å), the force RMSE (eV/Å) and the energy error
-    (eV/atom); plus all force components (for parity plots)."""
-    out: dict[str, list] = {"deviation": [], "recorded_deviation": [], "max_force_error": [], "rmse_f": [],
-                            "energy_error": [], "energy_label": [], "energy_model": [],
+    """Model vs labels on ``frames``: per frame the system id, the predicted deviation (eV/Å), the
+    true maximal atomic force error |F_model - F_label| (eV/Å), the force RMSE (eV/Å) and the
+    energy error (eV/atom); plus all force components (for parity plots)."""
+    out: dict[str, list] = {"system": [], "deviation": [], "recorded_deviation": [], "max_force_error": [],
+                            "rmse_f": [], "energy_error": [], "energy_label": [], "energy_model": [],
                             "force_label": [], "force_model": []}
     for start in range(0, len(frames), 32):
         part = frames[start:start + 32]
@@ -120,6 +120,7 @@ def calibration(ensemble, frames: list[Atoms]) -> dict[str, list[float]]:
             err = np.linalg.norm(f_pred - f_true, axis=1)
             out["deviation"].append(float(dev[k]))
             prov = a.info.get("provenance")
+            out["system"].append(str(getattr(prov, "system", None) or a.info.get("system", "")))
             recorded = getattr(prov, "deviation", None)
             out["recorded_deviation"].append(float("nan") if recorded is None else float(recorded))
             out["max_force_error"].append(float(err.max()))

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pesgen.explore.calibration import Calibration
 from pesgen.explore.select import Counts
 
 if TYPE_CHECKING:  # pesgen.label imports every labeler; `pesgen status` needs none of them
@@ -121,7 +122,11 @@ class ExploreSummary(Summary):
 @dataclass
 class SelectSummary(Summary):
     """SELECT of one iteration: frames per class, the record rows picked for labeling, per-system
-    and per-condition details, the trust levels (eV/Å), notes and the schedule's events."""
+    and per-condition details, the trust levels (eV/Å), notes and the schedule's events; with
+    calibrated levels, the fitted relation (:class:`~pesgen.explore.calibration.Calibration`; its
+    pooled levels are ``trust["f_lo_calibrated"]`` and ``["f_hi_calibrated"]``, each system's
+    ``f_lo``, ``f_hi`` and ``levels_from`` ("system", "pooled" or "none": the fixed levels) are in
+    ``per_system``)."""
 
     STEP: ClassVar[str] = "select"
     iteration: int
@@ -137,6 +142,7 @@ class SelectSummary(Summary):
     messages: list[str]
     schedule_events: list[str]
     wall_time: float
+    calibration: Calibration | None = None
 
     def __post_init__(self) -> None:
         c = self.counts
@@ -144,20 +150,29 @@ class SelectSummary(Summary):
 
     @property
     def f_lo(self) -> float | None:
-        """The lower trust level in effect (the adapted one, when adapted)."""
-        return self.trust.get("f_lo_adapted") or self.trust.get("f_lo")
+        """The lower trust level in effect (the adapted one, when adapted; the pooled calibrated one)."""
+        t = self.trust
+        return t.get("f_lo_adapted") or t.get("f_lo_calibrated") or t.get("f_lo")
 
     @property
     def f_hi(self) -> float | None:
-        return self.trust.get("f_hi")
+        """The upper trust level in effect (the pooled calibrated one, when calibrated)."""
+        return self.trust.get("f_hi_calibrated") or self.trust.get("f_hi")
 
     def to_json(self) -> dict[str, Any]:
         counts = {k: getattr(self.counts, k) for k in CLASSES} | {"total": self.counts.total}
-        return super().to_json() | {"counts": counts}
+        out = super().to_json() | {"counts": counts}
+        if self.calibration is None:    # fixed levels: the file as before
+            del out["calibration"]
+        else:
+            out["calibration"] = self.calibration.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SelectSummary:
-        return super().from_json(data | {"counts": Counts(*(data["counts"][k] for k in CLASSES))})
+        calib = data.get("calibration")
+        return super().from_json(data | {"counts": Counts(*(data["counts"][k] for k in CLASSES)),
+                                         "calibration": None if calib is None else Calibration.from_json(calib)})
 
 
 @dataclass

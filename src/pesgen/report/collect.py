@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from pesgen.explore.calibration import Calibration
 from pesgen.loop.rundir import RunDir
 from pesgen.loop.status import iteration_rows
 from pesgen.loop.summaries import RunState
@@ -26,6 +27,7 @@ class IterationData:
     dataset: int | None
     learning_curve: list[dict[str, Any]]
     calibration: dict[str, list[float]]
+    fit: Calibration | None = None  # the calibrated trust levels this iteration's selection used
 
 
 @dataclass
@@ -56,5 +58,6 @@ def collect(run_dir: str | Path) -> RunData:
             iteration=it, stage=se.stage_name if se else None, max_devi_f=devi,
             f_lo=se.f_lo if se else None, f_hi=se.f_hi if se else None,
             ratios=se.ratios if se else {}, dataset=tr.n_frames if tr else None,
-            learning_curve=tr.learning_curve if tr else [], calibration=(la.calibration or {}) if la else {}))
+            learning_curve=tr.learning_curve if tr else [], calibration=(la.calibration or {}) if la else {},
+            fit=se.calibration if se else None))
     return data

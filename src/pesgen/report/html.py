@@ -69,14 +69,38 @@ def _calibration_table(data: RunData) -> str:
         dev, err = np.array(cal["deviation"]), np.array(cal["max_force_error"])
         fl, fm = np.array(cal["force_label"]), np.array(cal["force_model"])
         el, em = np.array(cal["energy_label"]), np.array(cal["energy_model"])
+        ratio = err / dev
+        q90 = float(np.quantile(ratio[np.isfinite(ratio)], 0.9)) if np.isfinite(ratio).any() else None
         rows.append([str(d.iteration), str(len(dev)), _fmt(float(np.median(dev))), _fmt(float(np.median(err))),
-                     _fmt(float(np.median(err / dev)), "{:.2f}"), _fmt(plots.spearman(dev, err), "{:.2f}"),
+                     _fmt(float(np.median(ratio)), "{:.2f}"), _fmt(q90, "{:.2f}"),
+                     _fmt(plots.spearman(dev, err), "{:.2f}"),
                      _fmt(float(np.sqrt(np.mean((fl - fm) ** 2)))),
                      _fmt(float(1000 * np.sqrt(np.mean((el - em) ** 2))), "{:.1f}")])
     if not rows:
         return "<p>No labeled candidates yet.</p>"
     return _table(["iter", "labeled", "median ε (eV/Å)", "median true max error (eV/Å)", "median error/ε",
-                   "Spearman(ε, error)", "force RMSE (eV/Å)", "energy RMSE (meV/atom)"], rows)
+                   "error/ε q90", "Spearman(ε, error)", "force RMSE (eV/Å)", "energy RMSE (meV/atom)"], rows)
+
+
+def _levels_table(data: RunData) -> str:
+    """The calibrated trust levels each iteration's selection used (fitted on earlier labels)."""
+    rows = []
+    for d in data.iterations:
+        if d.fit is None:
+            continue
+        cal, fit = d.fit, d.fit.pooled
+        if fit is None:
+            rows.append([str(d.iteration), str(sum(cal.sources.values())), "", "", "", "", "", "", "fixed levels"])
+            continue
+        f_lo, f_hi = fit.levels(cal.target, cal.hi_multiple)
+        rows.append([str(d.iteration), str(fit.n_pairs), _fmt(fit.k, "{:.2f}"), _fmt(fit.exponent, "{:.2f}"),
+                     _fmt(float(np.exp(fit.scatter)), "{:.2f}"), _fmt(fit.coverage, "{:.2f}"), _fmt(f_lo),
+                     _fmt(f_hi), f"{len(cal.per_system)} system(s) with their own"])
+    if not rows:
+        return ""
+    return "<h3>Calibrated trust levels</h3>" + _table(
+        ["iter", "pairs", "k (quantile)", "exponent", "scatter (x)", "coverage", "pooled f_lo (eV/Å)",
+         "pooled f_hi (eV/Å)", "per system"], rows)
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -109,6 +133,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
             body.append(f'<img src="{name}" alt="{html.escape(title)}"><p>{html.escape(caption)}</p>')
         if name == "calibration.png":
             body.append(_calibration_table(data))
+            body.append(_levels_table(data))
     events = (data.state.schedule or {}).get("events")
     if events:
         body.append("<h2>Stage events</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in events) + "</ul>")

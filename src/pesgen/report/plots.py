@@ -6,7 +6,8 @@
 * parity plots of energies and forces on held-out labels (each iteration's model against the
   frames it selected, which it never saw in training);
 * the indicator's calibration: true maximal force error vs predicted deviation of every labeled
-  candidate, per iteration.
+  candidate, per iteration; with calibrated trust levels, the last fitted relation (its quantile
+  and median lines), the target and the levels it gave.
 """
 
 from __future__ import annotations
@@ -183,12 +184,26 @@ def calibration(data: RunData, path: Path) -> Path | None:
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     f_lo, f_hi = its[-1].f_lo, its[-1].f_hi
+    fitted = [d for d in data.iterations if d.fit is not None and d.fit.pooled is not None]
+    title = "Indicator calibration (labeled candidates)"
+    if fitted:   # calibrated trust levels: the last fit, its levels and the target
+        d = fitted[-1]
+        cal, fit = d.fit, d.fit.pooled  # type: ignore[union-attr]
+        x = np.geomspace(lo, hi, 50)
+        ax.plot(x, fit.error_at(x), "-", color="#e63946", lw=1.2,
+                label=f"fit iter {d.iteration}: q{100 * cal.quantile:.0f} {fit.k:.2f} ε^{fit.exponent:.2f}")
+        ax.plot(x, fit.k_median * x ** fit.exponent, "--", color="#e63946", lw=0.8, label="median")
+        ax.axhline(cal.target, color="0.3", lw=0.8, ls=":", label=f"target {cal.target} eV/Å")
+        f_lo, f_hi = fit.levels(cal.target, cal.hi_multiple)
+        title = f"Indicator calibration; levels of iter {d.iteration}: f_lo {f_lo:.3f}, f_hi {f_hi:.3f} eV/Å"
     if f_lo and f_hi:
         ax.axvspan(f_lo, f_hi, color=COLORS["candidate"], alpha=0.2, lw=0)
+        ax.axvline(f_lo, color="k", lw=0.8, ls="--")
+        ax.axvline(f_hi, color=COLORS["failed"], lw=0.8, ls="--")
     ax.set_xlabel("predicted max force deviation ε (eV/Å)")
     ax.set_ylabel("true max force error |F_model − F_label| (eV/Å)")
-    ax.set_title("Indicator calibration (labeled candidates)", fontsize=9)
-    if len(its) <= 12:
+    ax.set_title(title, fontsize=9)
+    if len(its) <= 12 or fitted:
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
