@@ -101,10 +101,7 @@ def write_deepmd_systems(frames: Sequence[Atoms], out: str | Path,
         if periodic and atoms.cell.rank != 3:
             raise DataExportError(f"{out}: {where} is periodic but its cell has rank "
                                   f"{atoms.cell.rank}; DeePMD needs a full box")
-        try:
-            _, _, stress = labels_of(atoms, where)
-        except ValueError as err:
-            raise DataExportError(f"{out}: {err}") from err
+        _, _, stress = labels_of(atoms, f"{out}: {where}", DataExportError)
         counts = tuple(int(n) for n in np.bincount(types, minlength=len(type_map)))
         key = (counts, periodic, periodic and stress is not None)
         groups.setdefault(key, []).append((atoms, order))

@@ -55,10 +55,7 @@ def _provenance_from_info(info: dict, where: str) -> Provenance | None:
         if name in values and isinstance(values[name], float) and values[name].is_integer():
             values[name] = int(values[name])
     prov = Provenance(**values)
-    try:
-        check_provenance(prov, where)
-    except ValueError as err:
-        raise DataImportError(str(err)) from err
+    check_provenance(prov, where, DataImportError)
     return prov
 
 
@@ -70,10 +67,7 @@ def write_extxyz(frames: Sequence[Atoms], path: str | Path) -> Path:
     out = []
     for k, atoms in enumerate(frames):
         where = f"{path}: frame {atoms.info.get('id', k)}"
-        try:
-            energy, forces, stress = labels_of(atoms, where)
-        except ValueError as err:
-            raise DataExportError(str(err)) from err
+        energy, forces, stress = labels_of(atoms, where, DataExportError)
         copy = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
                      pbc=atoms.pbc)
         results = {"energy": energy, "forces": forces}
@@ -113,10 +107,7 @@ def read_extxyz(path: str | Path, provenance: Provenance | None = None,
     frames = []
     for i, atoms in enumerate(images):
         where = f"{path}: frame {i}"
-        try:
-            energy, forces, stress = labels_of(atoms, where)
-        except ValueError as err:
-            raise DataImportError(str(err)) from err
+        energy, forces, stress = labels_of(atoms, where, DataImportError)
         if stress is None and "virial" in atoms.info:
             stress = stress_from_virial(np.asarray(atoms.info["virial"], float), atoms.get_volume())
         prov = _provenance_from_info(atoms.info, where) if keep_provenance else None

@@ -146,10 +146,7 @@ def read_with_ase(path: str | Path, ase_format: str | None = None,
     default = _default_provenance(path, provenance)
     frames = []
     for i, atoms in enumerate(images):
-        try:
-            energy, forces, stress = labels_of(atoms, f"{path}: frame {i}")
-        except ValueError as err:
-            raise DataImportError(str(err)) from err
+        energy, forces, stress = labels_of(atoms, f"{path}: frame {i}", DataImportError)
         bare = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
                      pbc=atoms.pbc)
         frames.append(LabeledFrame(bare, energy, forces, stress, default))

@@ -41,19 +41,20 @@ class LabeledFrame(NamedTuple):
         return atoms
 
 
-def labels_of(atoms: Atoms, where: str) -> tuple[float, np.ndarray, np.ndarray | None]:
+def labels_of(atoms: Atoms, where: str,
+              error: type[Exception] = ValueError) -> tuple[float, np.ndarray, np.ndarray | None]:
     """Energy (eV), forces (eV/Å) and Voigt stress (eV/Å^3 or None) from ``atoms.calc``.
 
     Raises:
-        ValueError: naming ``where`` if the energy or the forces are missing.
+        error: naming ``where`` if the energy or the forces are missing.
     """
     results = {} if atoms.calc is None else dict(atoms.calc.results)
     energy = results.get("energy", results.get("free_energy"))
     if energy is None:
-        raise ValueError(f"{where}: no energy (the frame is not labeled)")
+        raise error(f"{where}: no energy (the frame is not labeled)")
     forces = results.get("forces")
     if forces is None:
-        raise ValueError(f"{where}: no forces (the frame is not labeled)")
+        raise error(f"{where}: no forces (the frame is not labeled)")
     stress = results.get("stress")
     if stress is not None:
         stress = np.asarray(stress, dtype=float)

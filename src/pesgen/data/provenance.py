@@ -71,29 +71,29 @@ def for_source(template: Provenance | None, name: str) -> Provenance:
     return prov if prov.system else prov.replace(system=name)
 
 
-def check_provenance(prov: Provenance, where: str) -> None:
-    """Raise ``ValueError`` naming ``where`` if a field has the wrong type or a non-finite value."""
+def check_provenance(prov: Provenance, where: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error`` naming ``where`` if a field has the wrong type or a non-finite value."""
     if not isinstance(prov, Provenance):
-        raise ValueError(f"{where}: provenance must be a Provenance, got {type(prov).__name__}")
+        raise error(f"{where}: provenance must be a Provenance, got {type(prov).__name__}")
     for name in _INT_FIELDS:
         value = getattr(prov, name)
         if value is None and name != "iteration":
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
-            raise ValueError(f"{where}: provenance.{name} must be an integer, got {value!r}")
+            raise error(f"{where}: provenance.{name} must be an integer, got {value!r}")
     for name in _FLOAT_FIELDS:
         value = getattr(prov, name)
         if value is None:
             continue
         bad = isinstance(value, bool) or not isinstance(value, numbers.Real)
         if bad or not math.isfinite(value):
-            raise ValueError(f"{where}: provenance.{name} must be a finite number, got {value!r}")
+            raise error(f"{where}: provenance.{name} must be a finite number, got {value!r}")
     for name in _STR_FIELDS:
         value = getattr(prov, name)
         if value is None and name == "task_id":
             continue
         if not isinstance(value, str):
-            raise ValueError(f"{where}: provenance.{name} must be a string, got {value!r}")
+            raise error(f"{where}: provenance.{name} must be a string, got {value!r}")
 
 
 def encode_text(value: str) -> str:

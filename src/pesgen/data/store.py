@@ -215,10 +215,7 @@ class Store:
         atoms, energy, forces, stress, provenance = item
         provenance = Provenance() if provenance is None else provenance
         where = f"{self.path}: {_describe(provenance, index)}"
-        try:
-            check_provenance(provenance, where)
-        except ValueError as err:
-            raise StoreError(str(err)) from err
+        check_provenance(provenance, where, StoreError)
         clean = _clean_atoms(atoms, where)
         try:
             energy = float(energy)
@@ -292,10 +289,7 @@ class Store:
         for index, (atoms, reason, provenance) in enumerate(items):
             provenance = Provenance() if provenance is None else provenance
             where = f"{self.path}: failed {_describe(provenance, index)}"
-            try:
-                check_provenance(provenance, where)
-            except ValueError as err:
-                raise StoreError(str(err)) from err
+            check_provenance(provenance, where, StoreError)
             if not isinstance(reason, str):
                 raise StoreError(f"{where}: the failure reason must be a string, got {reason!r}")
             kvp = to_key_value_pairs(provenance)

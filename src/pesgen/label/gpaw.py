@@ -21,13 +21,9 @@ import numpy as np
 from ase import Atoms
 
 from pesgen.label.base import Labeler, LabelerSettings
-from pesgen.label.errors import (
-    LabelerConfigError,
-    ProcessCrash,
-    failure_from_kind,
-)
+from pesgen.label.errors import LabelerConfigError
 from pesgen.label.result import LabelResult
-from pesgen.label.subprocess_run import describe_exit, run_command, tail
+from pesgen.label.subprocess_run import read_result, run_command
 
 #: Threads pinned to one per process: MPI ranks, not threads, parallelise GPAW here.
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -135,12 +131,7 @@ class GpawLabeler(Labeler):
         status = run_command(self.command(), workdir, env=self.env, timeout=timeout,
                              log_name="gpaw")
         wall = time.perf_counter() - start
-        if not result_path.exists():
-            raise ProcessCrash(f"GPAW process ended with {describe_exit(status)} and no result; "
-                               f"stderr: {tail(workdir / 'gpaw.err')!r}")
-        out = json.loads(result_path.read_text())
-        if out["status"] != "ok":
-            raise failure_from_kind(out["kind"], out["reason"])
+        out = read_result(result_path, status, "GPAW", "gpaw")
         stress = out.get("stress")
         return LabelResult(energy=out["energy"], forces=np.asarray(out["forces"], dtype=float),
                            stress=None if stress is None else np.asarray(stress, dtype=float),

@@ -18,9 +18,9 @@ from pathlib import Path
 from ase import Atoms
 
 from pesgen.label.base import Labeler
-from pesgen.label.errors import LabelFailure, ProcessCrash, failure_from_kind
+from pesgen.label.errors import LabelFailure
 from pesgen.label.result import LabelResult
-from pesgen.label.subprocess_run import describe_exit, run_command, tail
+from pesgen.label.subprocess_run import read_result, run_command
 
 TASK_FILE = "isolated_task.pkl"
 RESULT_FILE = "isolated_result.json"
@@ -61,13 +61,7 @@ def _run(labeler: Labeler, atoms: Atoms, workdir: Path, timeout: float | None) -
     child = "import sys; from pesgen.label.isolated import main; main(sys.argv[1])"
     status = run_command([sys.executable, "-c", child, str(workdir)], workdir,
                          env={"PYTHONPATH": path}, timeout=timeout, log_name="isolated")
-    if not result_path.exists():
-        raise ProcessCrash(f"label process ended with {describe_exit(status)} and no result; "
-                           f"stderr: {tail(workdir / 'isolated.err')!r}")
-    out = json.loads(result_path.read_text())
-    if out["status"] != "ok":
-        raise failure_from_kind(out["kind"], out["reason"])
-    return LabelResult.from_dict(out["result"])
+    return LabelResult.from_dict(read_result(result_path, status, "label", "isolated")["result"])
 
 
 def main(workdir: str) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
-from pesgen.label.errors import LabelTimeout
+from pesgen.label.errors import LabelTimeout, ProcessCrash, failure_from_kind
 
 
 def run_command(cmd: list[str], cwd: Path, *, env: dict[str, str] | None = None,
@@ -50,6 +52,18 @@ def tail(path: Path, n_chars: int = 600) -> str:
     except OSError:
         return ""
     return text[-n_chars:].strip()
+
+
+def read_result(path: Path, status: int, what: str, log_name: str) -> dict[str, Any]:
+    """The JSON result a child wrote at ``path`` (its ``"status"`` is ``"ok"``); raises the typed
+    failure it reported, or ProcessCrash (with the tail of ``<log_name>.err``) when it wrote none."""
+    if not path.exists():
+        raise ProcessCrash(f"{what} process ended with {describe_exit(status)} and no result; "
+                           f"stderr: {tail(path.parent / f'{log_name}.err')!r}")
+    out = json.loads(path.read_text())
+    if out["status"] != "ok":
+        raise failure_from_kind(out["kind"], out["reason"])
+    return out
 
 
 def describe_exit(status: int) -> str:

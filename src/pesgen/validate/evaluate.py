@@ -64,10 +64,7 @@ def read_frames(paths: Sequence[str | Path], key: str = "category") -> dict[str,
         if not frames:
             raise ValidationInputError(f"{path}: no frames")
         for i, atoms in enumerate(frames):
-            try:
-                labels_of(atoms, f"{path}: frame {i}")
-            except ValueError as err:
-                raise ValidationInputError(str(err)) from err
+            labels_of(atoms, f"{path}: frame {i}", ValidationInputError)
             groups.setdefault(str(atoms.info.get(key, path.name)), []).append(atoms)
     return groups
 

@@ -39,19 +39,25 @@ def plot_eos(results: dict, element: str):
     return fig
 
 
-def plot_gsf(results: dict):
-    curves = results["curves"].get("gsf", {})
+def _plot_pairs(results: dict, name: str, x: str, y: str, styles: tuple[str, str], xlabel: str, ylabel: str):
+    """One line per curve of ``results["curves"][name]`` and side, model solid, reference dashed."""
+    curves = results["curves"].get(name, {})
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for k, (key, data) in enumerate(sorted(curves.items())):
-        for side, style in (("model", "o-"), ("reference", "x--")):
+        for side, style in zip(("model", "reference"), styles, strict=True):
             if side in data:
-                ax.plot(data[side]["u"], data[side]["energy"], style, color=f"C{k}", label=f"{key} {side}")
-    ax.set_xlabel("displacement (partial Burgers vectors)")
-    ax.set_ylabel("GSF energy (J/m$^2$)")
+                ax.plot(data[side][x], data[side][y], style, color=f"C{k}", label=f"{key} {side}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     return fig
+
+
+def plot_gsf(results: dict):
+    return _plot_pairs(results, "gsf", "u", "energy", ("o-", "x--"), "displacement (partial Burgers vectors)",
+                       "GSF energy (J/m$^2$)")
 
 
 def plot_phonons(results: dict, key: str):
@@ -77,18 +83,7 @@ def plot_phonons(results: dict, key: str):
 
 
 def plot_rdf(results: dict):
-    curves = results["curves"].get("rdf", {})
-    if not curves:
-        return None
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for k, (key, data) in enumerate(sorted(curves.items())):
-        for side, style in (("model", "-"), ("reference", "--")):
-            if side in data:
-                ax.plot(data[side]["rdf_r"], data[side]["rdf"], style, color=f"C{k}", label=f"{key} {side}")
-    ax.set_xlabel("r (Å)")
-    ax.set_ylabel("g(r)")
-    ax.legend(fontsize=7)
-    return fig
+    return _plot_pairs(results, "rdf", "rdf_r", "rdf", ("-", "--"), "r (Å)", "g(r)")
 
 
 def plot_melting(results: dict, element: str):
