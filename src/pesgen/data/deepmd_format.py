@@ -29,12 +29,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 
 from pesgen.data.errors import DataExportError, DataImportError
-from pesgen.data.labeled_frame import (
-    LabeledFrame,
-    labels_of,
-    stress_from_virial,
-    virial_from_stress,
-)
+from pesgen.data.labeled_frame import LabeledFrame, labels_of, stress_from_virial, virial_from_stress
 from pesgen.data.provenance import Provenance, for_source, from_plain_dict, to_plain_dict
 
 SIDE_FILE = "pesgen_frames.json"
@@ -168,16 +163,10 @@ def find_deepmd_systems(path: str | Path) -> list[Path]:
     return sorted(p.parent for p in path.rglob("type.raw"))
 
 
-def _load_text(path: Path, ndmin: int, dtype: Any = float) -> np.ndarray:
+def _load(path: Path, ndmin: int | None = None) -> np.ndarray:
+    """An ``.npy`` array (``ndmin`` None), or a text array of at least ``ndmin`` dimensions."""
     try:
-        return np.loadtxt(path, ndmin=ndmin, dtype=dtype)
-    except (OSError, ValueError) as err:
-        raise DataImportError(f"{path}: cannot read: {err}") from err
-
-
-def _load_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False) if ndmin is None else np.loadtxt(path, ndmin=ndmin)
     except (OSError, ValueError) as err:
         raise DataImportError(f"{path}: cannot read: {err}") from err
 
@@ -211,7 +200,7 @@ def _arrays_of_system(folder: Path) -> dict[str, np.ndarray]:
             for name in ("coord", "box", "energy", "force", "virial"):
                 path = s / f"{name}.npy"
                 if path.is_file():
-                    parts.setdefault(name, []).append(_load_npy(path))
+                    parts.setdefault(name, []).append(_load(path))
                 elif name in ("coord", "energy", "force"):
                     what = "positions" if name == "coord" else "labels"
                     raise DataImportError(f"{path}: missing ({what} are required)")
@@ -234,7 +223,7 @@ def _arrays_of_system(folder: Path) -> dict[str, np.ndarray]:
     for name in ("coord", "box", "energy", "force", "virial"):
         path = folder / f"{name}.raw"
         if path.is_file():
-            arr = _load_text(path, ndmin=2 if name != "energy" else 1)
+            arr = _load(path, ndmin=2 if name != "energy" else 1)
             arrays[name] = arr.reshape(len(arr), -1)
         elif name in ("energy", "force"):
             raise DataImportError(f"{path}: missing (labels are required)")
@@ -260,7 +249,7 @@ def read_deepmd_system(folder: str | Path, type_map: Sequence[str] | None = None
     folder = Path(folder)
     if not folder.is_dir():
         raise DataImportError(f"{folder}: not a folder")
-    types = _load_text(folder / "type.raw", ndmin=1).astype(int).reshape(-1)
+    types = _load(folder / "type.raw", ndmin=1).astype(int).reshape(-1)
     names = _read_type_map(folder, type_map)
     if types.size == 0 or types.min() < 0 or types.max() >= len(names):
         raise DataImportError(f"{folder / 'type.raw'}: type indices must lie in 0..{len(names) - 1}"

@@ -19,14 +19,7 @@ from ase.io import read, write
 
 from pesgen.data.errors import DataExportError, DataImportError
 from pesgen.data.labeled_frame import LabeledFrame, labels_of, stress_from_virial
-from pesgen.data.provenance import (
-    FIELD_NAMES,
-    Provenance,
-    check_provenance,
-    decode_text,
-    encode_text,
-    for_source,
-)
+from pesgen.data.provenance import FIELD_NAMES, Provenance, check_provenance, decode_text, encode_text, for_source
 
 PREFIX = "pesgen_"
 

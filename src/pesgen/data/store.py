@@ -49,11 +49,8 @@ __all__ = ["Store", "Provenance", "StoreError", "STORE_FORMAT_VERSION"]
 STORE_FORMAT_VERSION = 1
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _COLUMNS = "id, numbers, positions, cell, pbc, energy, forces, stress, key_value_pairs"
-_LABELED_SQL = (
-    "energy IS NOT NULL AND forces IS NOT NULL AND id NOT IN "
-    "(SELECT id FROM number_key_values WHERE key='failed' AND value=1)"
-)
 _FAILED_SQL = "id IN (SELECT id FROM number_key_values WHERE key='failed' AND value=1)"
+_LABELED_SQL = f"energy IS NOT NULL AND forces IS NOT NULL AND NOT {_FAILED_SQL}"
 
 
 class _StoreDatabase(SQLite3Database):
@@ -140,12 +137,9 @@ class Store:
             try:
                 self._check_schema(con)
                 self._db._initialize(con)
-                if not readonly:
-                    if wal:
-                        con.execute("PRAGMA journal_mode=WAL")
-                    self.journal_mode = con.execute("PRAGMA journal_mode").fetchone()[0]
-                else:
-                    self.journal_mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+                if wal and not readonly:
+                    con.execute("PRAGMA journal_mode=WAL")
+                self.journal_mode = con.execute("PRAGMA journal_mode").fetchone()[0]
             finally:
                 con.close()
             if not readonly and "pesgen_store" not in self._db.metadata:
@@ -190,12 +184,10 @@ class Store:
             yield
         except StoreError:
             raise
-        except sqlite3.OperationalError as err:
+        except (sqlite3.OperationalError, OSError) as err:
             raise StoreError(f"{self.path}: {doing}: {err}") from err
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path}: {doing}: {err} (the file is corrupt?)") from err
-        except OSError as err:
-            raise StoreError(f"{self.path}: {doing}: {err}") from err
 
     def __repr__(self) -> str:
         mode = "readonly" if self.readonly else "readwrite"
@@ -240,6 +232,8 @@ class Store:
         return clean, kvp
 
     def _write(self, rows: list[tuple[Atoms, dict]]) -> list[int]:
+        if not rows:
+            return []
         if self.readonly:
             raise StoreError(f"{self.path}: the store was opened read-only")
         ids: list[int] = []
@@ -273,10 +267,7 @@ class Store:
         Every item is checked before anything is written; a bad item raises :class:`StoreError`
         naming its index.
         """
-        rows = [self._prepare_labeled(i, item) for i, item in enumerate(items)]
-        if not rows:
-            return []
-        return self._write(rows)
+        return self._write([self._prepare_labeled(i, item) for i, item in enumerate(items)])
 
     def add_failed(self, atoms: Atoms, reason: str, provenance: Provenance | None = None) -> int:
         """Record a structure whose labeling failed, with the reason. It is kept for the record
@@ -296,8 +287,6 @@ class Store:
             kvp["failed"] = True
             kvp["failed_reason"] = encode_text(reason)
             rows.append((_clean_atoms(atoms, where), kvp))
-        if not rows:
-            return []
         return self._write(rows)
 
     # ------------------------------------------------------------------ reading

@@ -23,12 +23,7 @@ from ase import Atoms
 from ase.calculators.calculator import PropertyNotImplementedError
 
 from pesgen.label.base import Labeler, LabelerSettings
-from pesgen.label.errors import (
-    CalculatorError,
-    LabelerConfigError,
-    LabelFailure,
-    SCFNotConverged,
-)
+from pesgen.label.errors import CalculatorError, LabelerConfigError, LabelFailure, SCFNotConverged
 from pesgen.label.importing import build_value, import_object
 from pesgen.label.result import LabelResult
 

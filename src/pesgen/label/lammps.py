@@ -21,12 +21,7 @@ from ase.data import atomic_masses, atomic_numbers
 
 from pesgen.label.base import Labeler, LabelerSettings
 from pesgen.label.errors import CalculatorError, InvalidStructure, LabelerConfigError
-from pesgen.label.lammps_cell import (
-    forces_from_box,
-    lammps_box,
-    positions_in_box,
-    stress_from_box,
-)
+from pesgen.label.lammps_cell import forces_from_box, lammps_box, positions_in_box, stress_from_box
 from pesgen.label.lammps_runtime import find_potential_file, new_lammps
 from pesgen.label.result import LabelResult
 from pesgen.schema import ConfigPath

@@ -55,8 +55,11 @@ class _Collector:
                           "model": None if m is None else float(m), "reference": None if r is None else float(r),
                           "difference": diff})
 
-    def curve(self, kind: str, key: str, side: str, data: Any) -> None:
-        self.curves.setdefault(kind, {}).setdefault(key, {})[side] = data
+    def curve(self, kind: str, key: str, results: dict[str, Any]) -> None:
+        """The curve data of each side that has a result."""
+        for side, data in results.items():
+            if data is not None:
+                self.curves.setdefault(kind, {}).setdefault(key, {})[side] = data
 
 
 def _both(sides: dict[str, Side], out: _Collector, group: str, element: str, fn: Callable[[Side], Any],
@@ -166,9 +169,7 @@ def _eos(sides, out: _Collector, element: str, lattice: str, config: ValidateCon
     for name in structures:
         res = _both(sides, out, "eos", element,
                     lambda s, n=name: eos_curve(s, element, n, config.eos.v_min, config.eos.v_max, config.eos.points))
-        for side, data in res.items():
-            if data is not None:
-                out.curve("eos", f"{element} {name}", side, data)
+        out.curve("eos", f"{element} {name}", res)
     res = _both(sides, out, "eos", element, lambda s: bulk_modulus(s, element, lattice))
     out.row("eos", element, f"B0 {lattice} (EOS fit)", "GPa", _pick(res, "B0"))
 
@@ -200,9 +201,7 @@ def _stacking(sides, out: _Collector, element: str, lattice: str, config: Valida
     for key in keys:
         out.row("stacking", element, names.get(key, key), "J/m^2", _pick(res, key))
     gsf = _both(sides, out, "stacking", element, lambda s: gsf_curve(s, element, lattice, c.layers, c.gsf_points))
-    for side, data in gsf.items():
-        if data is not None:
-            out.curve("gsf", f"{element} {lattice}", side, data)
+    out.curve("gsf", f"{element} {lattice}", gsf)
     out.row("stacking", element, "γ_usf (GSF max)", "J/m^2",
             {side: (None if d is None else max(d["energy"])) for side, d in gsf.items()})
 
@@ -216,18 +215,14 @@ def _surfaces(sides, out: _Collector, element: str, lattice: str, max_index: int
         out.row("surfaces", element, f"E_sf ({hkl}) unrelaxed", "J/m^2", _pick(res, hkl, "unrelaxed"))
         if c.relaxed:
             out.row("surfaces", element, f"E_sf ({hkl}) relaxed", "J/m^2", _pick(res, hkl, "relaxed"))
-    for side, data in res.items():
-        if data is not None:
-            out.curve("surfaces", element, side, data)
+    out.curve("surfaces", element, res)
 
 
 def _phonons(sides, out: _Collector, element: str, lattice: str, config: ValidateConfig) -> None:
     c = config.phonons
     res = _both(sides, out, "phonons", element, lambda s: dispersion(s, element, lattice, c.supercell, c.path,
                                                                      c.npoints))
-    for side, data in res.items():
-        if data is not None:
-            out.curve("phonons", f"{element} {lattice}", side, data)
+    out.curve("phonons", f"{element} {lattice}", res)
     if all(r is not None for r in res.values()):
         import numpy as np
 
@@ -245,9 +240,7 @@ def _phonons(sides, out: _Collector, element: str, lattice: str, config: Validat
 
 def _liquid(sides, out: _Collector, element: str, config: ValidateConfig) -> None:
     c = config.liquid
-    settings = LiquidSettings(temperature=c.temperature, supercell=c.supercell, timestep=c.timestep,
-                              melt_steps=c.melt_steps, equilibration_steps=c.equilibration_steps,
-                              production_steps=c.production_steps, sample_every=c.sample_every)
+    settings = LiquidSettings(**c.model_dump(exclude={"reference"}))
     only = SIDES if c.reference else ("model",)
     res = _both(sides, out, "liquid", element, lambda s: liquid_properties(s, element, settings), only=only)
     t = f"{c.temperature:g} K"
@@ -255,9 +248,7 @@ def _liquid(sides, out: _Collector, element: str, config: ValidateConfig) -> Non
     out.row("liquid", element, f"V liquid at {t}", "Å^3/atom", _pick(res, "volume"))
     out.row("liquid", element, f"g(r) first peak at {t}", "", {
         side: (None if d is None else max(d["rdf"])) for side, d in res.items()})
-    for side, data in res.items():
-        if data is not None:
-            out.curve("rdf", f"{element} {t}", side, data)
+    out.curve("rdf", f"{element} {t}", res)
 
 
 def _melting(sides, out: _Collector, element: str, lattice: str, config: ValidateConfig) -> None:
@@ -268,9 +259,7 @@ def _melting(sides, out: _Collector, element: str, lattice: str, config: Validat
     out.row("melting", element, f"T_m ({lattice}, coexistence)", "K", _pick(res, "melting_point"))
     out.row("melting", element, "T_m bracket half-width", "K", _pick(res, "uncertainty"))
     out.row("melting", element, "ΔH_f at T_m", "kJ/mol", _pick(res, "enthalpy_of_fusion"))
-    for side, data in res.items():
-        if data is not None:
-            out.curve("melting", element, side, data)
+    out.curve("melting", element, res)
 
 
 def _alloys(sides, out: _Collector, elements: list[str], config: ValidateConfig) -> None:
@@ -290,6 +279,4 @@ def _alloys(sides, out: _Collector, elements: list[str], config: ValidateConfig)
         sites = next((list(r["vacancy"]) for r in res.values() if r is not None), [])
         for site in sites:
             out.row("alloys", element, f"E_vf {name} {site}", "eV", _pick(res, "vacancy", site))
-        for side, data in res.items():
-            if data is not None:
-                out.curve("alloys", name, side, data)
+        out.curve("alloys", name, res)
