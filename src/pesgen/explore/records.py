@@ -119,14 +119,8 @@ class RecordWriter:
             w.append({"walker": ..., "system": ..., "max_devi_f": ..., ...}, frames)
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        keep_above: float,
-        meta: Mapping | None = None,
-        mode: str = "x",
-        sync: str = "normal",
-    ) -> None:
+    def __init__(self, path: str | os.PathLike, keep_above: float, meta: Mapping | None = None, mode: str = "x",
+                 sync: str = "normal") -> None:
         self.path = Path(path)
         if mode not in ("x", "w", "a"):
             raise RecordError(f"{self.path}: mode {mode!r} must be 'x', 'w' or 'a'")
@@ -138,10 +132,8 @@ class RecordWriter:
         self.keep_above = keep_above
         exists = self.path.exists()
         if exists and mode == "x":
-            raise RecordError(
-                f"{self.path} exists; refusing to overwrite a deviation record (use mode='w' to "
-                f"replace it or mode='a' to append)"
-            )
+            raise RecordError(f"{self.path} exists; refusing to overwrite a deviation record (use mode='w' to "
+                              f"replace it or mode='a' to append)")
         if not exists and mode == "a":
             raise RecordError(f"{self.path}: cannot append, the record does not exist")
         if exists and mode == "w":
@@ -178,10 +170,8 @@ class RecordWriter:
     def _load_existing(self) -> None:
         rec = _read_header(self._con, self.path)  # type: ignore[arg-type]
         if rec["keep_above"] != self.keep_above:
-            raise RecordError(
-                f"{self.path}: appending with keep_above={self.keep_above} to a record written "
-                f"with keep_above={rec['keep_above']}"
-            )
+            raise RecordError(f"{self.path}: appending with keep_above={self.keep_above} to a record written "
+                              f"with keep_above={rec['keep_above']}")
         self._schema = rec.get("schema")
         self._systems = {name: code for code, name in rec["systems"].items()}
         self.n_rows = rec["n_rows"]
@@ -212,8 +202,7 @@ class RecordWriter:
             if arr.dtype.kind not in "biuf":
                 raise RecordError(f"{self.path}: column {name!r} is not numeric ({arr.dtype})")
             dtype = STANDARD_COLUMNS[name][0] if name in STANDARD_COLUMNS else (
-                "<f8" if arr.dtype.kind == "f" else "<i8" if arr.dtype.kind in "iu" else "|u1"
-            )
+                "<f8" if arr.dtype.kind == "f" else "<i8" if arr.dtype.kind in "iu" else "|u1")
             if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
                 if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
                     raise RecordError(f"{self.path}: column {name!r} must hold integers")
@@ -222,18 +211,11 @@ class RecordWriter:
         if self._schema is None:
             self._schema = schema
         elif set(schema) != set(self._schema):
-            raise RecordError(
-                f"{self.path}: columns {sorted(schema)} differ from the record's "
-                f"{sorted(self._schema)}"
-            )
+            raise RecordError(f"{self.path}: columns {sorted(schema)} differ from the record's {sorted(self._schema)}")
         return n, out
 
     # ------------------------------------------------------------------ writing
-    def append(
-        self,
-        columns: Mapping[str, object],
-        frames: Sequence[Atoms | None] | None = None,
-    ) -> None:
+    def append(self, columns: Mapping[str, object], frames: Sequence[Atoms | None] | None = None) -> None:
         """Append one chunk of rows and the atoms of the frames that may be selected.
 
         Args:
@@ -259,10 +241,8 @@ class RecordWriter:
         for i in keep:
             atoms = None if frames is None else frames[i]
             if atoms is None:
-                raise RecordError(
-                    f"{self.path}: row {i} of this chunk has max_devi_f={devi[i]:.4g} >= "
-                    f"keep_above={self.keep_above} but no frame was given"
-                )
+                raise RecordError(f"{self.path}: row {i} of this chunk has max_devi_f={devi[i]:.4g} >= "
+                                  f"keep_above={self.keep_above} but no frame was given")
             if not isinstance(atoms, Atoms):
                 raise RecordError(f"{self.path}: frame {i} is a {type(atoms).__name__}, not Atoms")
             numbers = np.asarray(atoms.numbers)
@@ -378,17 +358,12 @@ class Record:
         out = []
         for r in rows:
             if r not in found:
-                raise RecordError(
-                    f"{self.path}: row {r} has no stored frame (max_devi_f="
-                    f"{self.columns['max_devi_f'][r]:.4g} < keep_above={self.keep_above})"
-                )
+                raise RecordError(f"{self.path}: row {r} has no stored frame (max_devi_f="
+                                  f"{self.columns['max_devi_f'][r]:.4g} < keep_above={self.keep_above})")
             numbers, positions, cell, pbc = found[r]
-            atoms = Atoms(
-                numbers=_decode(numbers, "<u1").astype(int),
-                positions=_decode(positions, "<f8").reshape(-1, 3),
-                cell=_decode(cell, "<f8").reshape(3, 3),
-                pbc=[bool(pbc >> k & 1) for k in range(3)],
-            )
+            atoms = Atoms(numbers=_decode(numbers, "<u1").astype(int),
+                          positions=_decode(positions, "<f8").reshape(-1, 3),
+                          cell=_decode(cell, "<f8").reshape(3, 3), pbc=[bool(pbc >> k & 1) for k in range(3)])
             atoms.info["record_row"] = r
             for name in ("system", "walker", "step", "time", "temperature_target",
                          "pressure_target", "max_devi_f"):
@@ -423,11 +398,8 @@ def read_record(path: str | os.PathLike, columns: Sequence[str] | None = None) -
     try:
         header = _read_header(con, path)
         schema: dict[str, str] = header.get("schema") or {
-            k: ("str" if k == "system" else v[0]) for k, v in STANDARD_COLUMNS.items()
-        }
-        wanted = list(schema) if columns is None else list(
-            dict.fromkeys([*columns, "max_devi_f", "system"])
-        )
+            k: ("str" if k == "system" else v[0]) for k, v in STANDARD_COLUMNS.items()}
+        wanted = list(schema) if columns is None else list(dict.fromkeys([*columns, "max_devi_f", "system"]))
         unknown = [c for c in wanted if c not in schema]
         if unknown:
             raise RecordError(f"{path}: unknown column(s) {unknown}; has {sorted(schema)}")
@@ -436,10 +408,8 @@ def read_record(path: str | os.PathLike, columns: Sequence[str] | None = None) -
              "ORDER BY chunk")
         for name, blob in con.execute(q, wanted):
             parts[name].append(_decode(blob, "<i4" if name == "system" else schema[name]))
-        cols = {
-            c: (np.concatenate(p) if p else np.zeros(0, "<i4" if c == "system" else schema[c]))
-            for c, p in parts.items()
-        }
+        cols = {c: (np.concatenate(p) if p else np.zeros(0, "<i4" if c == "system" else schema[c]))
+                for c, p in parts.items()}
         names = header["systems"]
         lookup = np.array([names.get(i, "") for i in range(max(names, default=-1) + 1)],
                           dtype=str)

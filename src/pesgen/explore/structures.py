@@ -294,10 +294,8 @@ class InitialStructureSpec(StrictModel):
         return generate_initial_structures(self, rng)
 
 
-def generate_initial_structures(
-    spec: InitialStructureSpec | Mapping[str, Any],
-    rng: np.random.Generator | None = None,
-) -> list[Atoms]:
+def generate_initial_structures(spec: InitialStructureSpec | Mapping[str, Any],
+                                rng: np.random.Generator | None = None) -> list[Atoms]:
     """All initial structures of ``spec`` (a spec object or its dict form).
 
     Args:

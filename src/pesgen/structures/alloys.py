@@ -58,12 +58,8 @@ def composition_label(counts: Mapping[str, int]) -> str:
     return "".join(f"{s}{n}" for s, n in counts.items() if n > 0)
 
 
-def random_alloy(
-    atoms: Atoms,
-    composition: Mapping[str, float],
-    rng: np.random.Generator,
-    tag_system: bool = True,
-) -> Atoms:
+def random_alloy(atoms: Atoms, composition: Mapping[str, float], rng: np.random.Generator,
+                 tag_system: bool = True) -> Atoms:
     """A copy of ``atoms`` whose sites carry species drawn at random for ``composition``.
 
     Args:

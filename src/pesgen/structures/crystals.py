@@ -121,9 +121,7 @@ def _check_element(element: str) -> int:
 
 def _check_lattice(lattice: str) -> None:
     if lattice not in LATTICES:
-        raise StructureSpecError(
-            f"unknown lattice {lattice!r}; choose one of {', '.join(LATTICES)}"
-        )
+        raise StructureSpecError(f"unknown lattice {lattice!r}; choose one of {', '.join(LATTICES)}")
 
 
 def _reference(element: str) -> LatticeConstants:
@@ -132,18 +130,14 @@ def _reference(element: str) -> LatticeConstants:
     ref = reference_states[z]
     symmetry = None if ref is None else ref.get("symmetry")
     if symmetry not in ("fcc", "bcc", "sc", "diamond", "hcp"):
-        raise StructureSpecError(
-            f"ASE has no usable reference lattice for {element} (its reference state is "
-            f"{symmetry!r}); give the lattice constant 'a' (and 'c' for hcp/dhcp) explicitly"
-        )
+        raise StructureSpecError(f"ASE has no usable reference lattice for {element} (its reference state is "
+                                 f"{symmetry!r}); give the lattice constant 'a' (and 'c' for hcp/dhcp) explicitly")
     a = float(ref["a"])
     c = float(ref.get("c/a", IDEAL_C_OVER_A)) * a if symmetry == "hcp" else None
     return LatticeConstants(element, symmetry, a, c, "reference")
 
 
-def lattice_constants(
-    element: str, lattice: str, a: float | None = None, c: float | None = None
-) -> LatticeConstants:
+def lattice_constants(element: str, lattice: str, a: float | None = None, c: float | None = None) -> LatticeConstants:
     """Lattice constants of ``element`` in ``lattice``, given or derived (see module docstring).
 
     Args:
@@ -160,9 +154,7 @@ def lattice_constants(
     _check_lattice(lattice)
     for name, value in (("a", a), ("c", c)):
         if value is not None and not (np.isfinite(value) and value > 0):
-            raise StructureSpecError(
-                f"lattice constant {name}={value!r} for {element} {lattice} must be positive (Å)"
-            )
+            raise StructureSpecError(f"lattice constant {name}={value!r} for {element} {lattice} must be positive (Å)")
     hexagonal = lattice in _HEXAGONAL
     layers_factor = 2.0 if lattice == "dhcp" else 1.0
     if a is not None:
@@ -296,14 +288,8 @@ def _check_size(size: object, what: str) -> tuple[int, int, int]:
     return n  # type: ignore[return-value]
 
 
-def crystal(
-    element: str,
-    lattice: str,
-    size: tuple[int, int, int] | list[int] = (1, 1, 1),
-    a: float | None = None,
-    c: float | None = None,
-    cell: str = "conventional",
-) -> Atoms:
+def crystal(element: str, lattice: str, size: tuple[int, int, int] | list[int] = (1, 1, 1), a: float | None = None,
+            c: float | None = None, cell: str = "conventional") -> Atoms:
     """A periodic supercell of a perfect crystal of one element.
 
     Args:

@@ -44,9 +44,7 @@ def displacement_values(d_min: float, d_max: float, n: int) -> np.ndarray:
     if n < 1:
         raise StructureSpecError(f"number of displacements n={n!r} must be >= 1")
     if not (np.isfinite(d_min) and np.isfinite(d_max) and 0 <= d_min <= d_max):
-        raise StructureSpecError(
-            f"displacement range [{d_min!r}, {d_max!r}] Å must satisfy 0 <= min <= max"
-        )
+        raise StructureSpecError(f"displacement range [{d_min!r}, {d_max!r}] Å must satisfy 0 <= min <= max")
     return np.array([d_min]) if n == 1 else np.linspace(d_min, d_max, n)
 
 
@@ -60,13 +58,8 @@ def _cut_index(heights: list[float]) -> int:
     return next(k for k in candidates if gaps[k] >= widest - 1e-6)
 
 
-def displace_halves(
-    atoms: Atoms,
-    d: float,
-    mode: str = "separate",
-    direction: Sequence[float] = (1.0, 0.0),
-    in_plane_basis: np.ndarray | None = None,
-) -> Atoms:
+def displace_halves(atoms: Atoms, d: float, mode: str = "separate", direction: Sequence[float] = (1.0, 0.0),
+                    in_plane_basis: np.ndarray | None = None) -> Atoms:
     """Rigidly displace the upper half of an oriented crystal by ``d`` Å.
 
     Args:
@@ -88,10 +81,8 @@ def displace_halves(
         raise StructureSpecError(f"displacement d={d!r} Å must be >= 0")
     layers = atomic_layers(atoms)
     if len(layers) < 2:
-        raise StructureSpecError(
-            f"{atoms.info.get('system', atoms.get_chemical_formula())}: rigid displacement needs "
-            f"at least two atomic layers, found {len(layers)}; increase 'layers'"
-        )
+        raise StructureSpecError(f"{atoms.info.get('system', atoms.get_chemical_formula())}: rigid displacement needs "
+                                 f"at least two atomic layers, found {len(layers)}; increase 'layers'")
     a1, a2, _ = atoms.cell.array
     normal = np.cross(a1, a2)
     normal /= np.linalg.norm(normal)
@@ -103,9 +94,7 @@ def displace_halves(
             in_plane_basis = np.array([a1 / n1, a2 / n2])
         coeff = np.asarray(direction, dtype=float)
         if coeff.shape != (2,) or not np.any(coeff):
-            raise StructureSpecError(
-                f"slide direction {direction!r} must be two coefficients (i, j), not both zero"
-            )
+            raise StructureSpecError(f"slide direction {direction!r} must be two coefficients (i, j), not both zero")
         t = coeff @ np.asarray(in_plane_basis, dtype=float)
         t -= (t @ normal) * normal
         u = d * t / np.linalg.norm(t)
@@ -131,18 +120,11 @@ def displace_halves(
     return out
 
 
-def displaced_crystals(
-    element: str,
-    lattice: str,
-    planes: Sequence[str | tuple[int, ...]],
-    d_values: Sequence[float] | np.ndarray,
-    layers: int = 6,
-    size: tuple[int, int] | list[int] = (2, 2),
-    mode: str = "separate",
-    direction: Sequence[float] = (1.0, 0.0),
-    a: float | None = None,
-    c: float | None = None,
-) -> list[Atoms]:
+def displaced_crystals(element: str, lattice: str, planes: Sequence[str | tuple[int, ...]],
+                       d_values: Sequence[float] | np.ndarray, layers: int = 6,
+                       size: tuple[int, int] | list[int] = (2, 2), mode: str = "separate",
+                       direction: Sequence[float] = (1.0, 0.0), a: float | None = None,
+                       c: float | None = None) -> list[Atoms]:
     """Oriented crystals with the upper half displaced, one per plane and displacement.
 
     Args:

@@ -58,19 +58,15 @@ def parse_plane(plane: str | tuple[int, ...] | list[int], lattice: str) -> tuple
             idx = []
     if len(idx) == 4:
         if lattice not in _HEXAGONAL:
-            raise StructureSpecError(
-                f"plane {plane!r}: four Miller-Bravais indices need a hexagonal lattice, not "
-                f"{lattice}"
-            )
+            raise StructureSpecError(f"plane {plane!r}: four Miller-Bravais indices need a hexagonal lattice, not "
+                                     f"{lattice}")
         h, k, i, l = idx
         if i != -(h + k):
             raise StructureSpecError(f"plane {plane!r}: Miller-Bravais index i must be -(h+k)")
         idx = [h, k, l]
     if len(idx) != 3 or not any(idx):
-        raise StructureSpecError(
-            f"plane {plane!r} is not a lattice plane: give three Miller indices such as '111' "
-            f"or (1, 1, 0), or four Miller-Bravais indices such as '10-10' for hcp"
-        )
+        raise StructureSpecError(f"plane {plane!r} is not a lattice plane: give three Miller indices such as '111' "
+                                 f"or (1, 1, 0), or four Miller-Bravais indices such as '10-10' for hcp")
     g = reduce(math.gcd, (abs(x) for x in idx))
     return tuple(x // g for x in idx)  # type: ignore[return-value]
 
@@ -124,15 +120,9 @@ def lengths_of(v: np.ndarray, cell: np.ndarray) -> float:
     return float(np.linalg.norm(v @ cell))
 
 
-def oriented_crystal(
-    element: str,
-    lattice: str,
-    plane: str | tuple[int, ...] | list[int],
-    layers: int = 4,
-    size: tuple[int, int] | list[int] = (1, 1),
-    a: float | None = None,
-    c: float | None = None,
-) -> Atoms:
+def oriented_crystal(element: str, lattice: str, plane: str | tuple[int, ...] | list[int], layers: int = 4,
+                     size: tuple[int, int] | list[int] = (1, 1), a: float | None = None,
+                     c: float | None = None) -> Atoms:
     """A periodic bulk crystal with (a1, a2) in ``plane`` and the plane normal along z.
 
     Args:

@@ -63,9 +63,7 @@ def alpha_values(alpha_min: float, alpha_max: float, n: int) -> np.ndarray:
     if n < 1:
         raise StructureSpecError(f"number of scale factors n={n!r} must be >= 1")
     if not (0 < alpha_min <= alpha_max):
-        raise StructureSpecError(
-            f"scale range [{alpha_min!r}, {alpha_max!r}] must satisfy 0 < min <= max"
-        )
+        raise StructureSpecError(f"scale range [{alpha_min!r}, {alpha_max!r}] must satisfy 0 < min <= max")
     if n == 1:
         return np.array([(alpha_min + alpha_max) / 2.0]) if alpha_min != alpha_max else np.array(
             [alpha_min]
@@ -80,12 +78,7 @@ def random_strain(rng: np.random.Generator, sigma_c: float) -> np.ndarray:
     return upper + np.triu(upper, 1).T
 
 
-def perturb(
-    atoms: Atoms,
-    rng: np.random.Generator,
-    sigma_a: float = 0.01,
-    sigma_c: float = 0.03,
-) -> Atoms:
+def perturb(atoms: Atoms, rng: np.random.Generator, sigma_a: float = 0.01, sigma_c: float = 0.03) -> Atoms:
     """A randomly perturbed copy of ``atoms`` (cell strain, then atomic displacements).
 
     Args:
@@ -113,15 +106,9 @@ def perturb(
     return out
 
 
-def scaled_and_perturbed(
-    structures: Sequence[Atoms],
-    rng: np.random.Generator,
-    alphas: Sequence[float] | np.ndarray = (1.0,),
-    n_perturbed: int = 1,
-    sigma_a: float = 0.01,
-    sigma_c: float = 0.03,
-    keep_unperturbed: bool = False,
-) -> list[Atoms]:
+def scaled_and_perturbed(structures: Sequence[Atoms], rng: np.random.Generator,
+                         alphas: Sequence[float] | np.ndarray = (1.0,), n_perturbed: int = 1, sigma_a: float = 0.01,
+                         sigma_c: float = 0.03, keep_unperturbed: bool = False) -> list[Atoms]:
     """Every structure scaled by every alpha, then perturbed ``n_perturbed`` times.
 
     The system id of each output is the input's id with ``":alpha=<alpha>"`` appended (one
