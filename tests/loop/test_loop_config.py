@@ -198,3 +198,40 @@ def test_calibration_settings_name_their_key(tmp_path):
     s = load_config(tmp_path / "good.toml").selection
     assert s.calibrated and s.calibration.min_pairs == 5 and s.calibration.target_max_force_error == 0.2
     assert SelectionSettings().trust == "fixed"
+
+
+@pytest.mark.parametrize("table, integrator, fields", [
+    ("", "Langevin", {"friction": 0.01, "timestep": 2.0}),
+    ('thermostat = { kind = "bussi", tau = 50.0 }', "Bussi", {"tau": 50.0}),
+    ('thermostat = "bussi"', "Bussi", {"tau": 100.0}),
+    ('thermostat = { kind = "nose-hoover", tau = 80.0, chain = 4 }', "NoseHooverChain", {"tau": 80.0, "chain": 4}),
+    ('thermostat = "langevin"\nfriction = 0.02', "Langevin", {"friction": 0.02}),  # the flat form of earlier configs
+    ('thermostat = "bussi"\ntau_t = 40.0', "Bussi", {"tau": 40.0}),
+])
+def test_thermostat_kinds_build_their_integrator(tmp_path, table, integrator, fields):
+    path = write_tiny(tmp_path)
+    path.write_text(path.read_text().replace("timestep = 2.0", "timestep = 2.0\n" + table))
+    built = load_config(path).exploration.integrator("nvt")
+    assert type(built).__name__ == integrator
+    assert {k: getattr(built, k) for k in fields} == fields
+
+
+def test_barostat_table_builds_cell_rescaling_with_the_langevin_friction(tmp_path):
+    path = write_tiny(tmp_path)
+    path.write_text(path.read_text().replace("timestep = 2.0", 'timestep = 2.0\nthermostat = { kind = "langevin", '
+                                             'friction = 0.03 }\nbarostat = { tau_p = 500.0, flexible = true }'))
+    built = load_config(path).exploration.integrator("npt")
+    assert type(built).__name__ == "StochasticCellRescaling"
+    assert (built.friction, built.tau_p, built.flexible, built.compressibility) == (0.03, 500.0, True, 1e-6)
+
+
+@pytest.mark.parametrize("table, fragments", [
+    ('thermostat = { kind = "andersen" }', ("exploration.thermostat", "andersen", "nose-hoover")),
+    ('thermostat = { kind = "bussi", friction = 0.1 }', ("exploration.thermostat", "bussi", "friction")),
+    ('thermostat = { kind = "bussi", tau = "100" }', ("exploration.thermostat", "'100'")),
+    ('ensemble = "npt"\nthermostat = "bussi"', ("exploration", "langevin", "bussi")),
+    ('barostat = { kind = "berendsen" }', ("exploration.barostat.kind", "berendsen", "cell-rescaling")),
+])
+def test_thermostat_and_barostat_errors_name_the_key(tmp_path, table, fragments):
+    text = write_tiny(tmp_path).read_text().replace("timestep = 2.0", "timestep = 2.0\n" + table)
+    _expect_error(tmp_path, text, *fragments)

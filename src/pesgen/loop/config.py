@@ -36,6 +36,7 @@ from pesgen.errors import ConfigError
 from pesgen.execute.factory import ExecutorConfig
 from pesgen.execute.local import LocalSettings
 from pesgen.explore.calibration import Calibration, Pairs, fit_calibration
+from pesgen.explore.dynamics import CellRescalingSettings, LangevinSettings, ThermostatConfig
 from pesgen.explore.select import AdaptiveLower, Classifier, LabelCap, TrustLevels
 from pesgen.explore.structures import InitialStructureSpec
 from pesgen.label.base import Labeler
@@ -83,14 +84,6 @@ class WarmStart(StrictModel):
     refresh_statistics: bool = False
 
 
-class Barostat(StrictModel):
-    """Stochastic cell rescaling (NPT)."""
-
-    tau_p: float = Field(1000.0, gt=0, description="fs")
-    compressibility: float = Field(1e-6, gt=0, description="1/bar")
-    flexible: bool = False
-
-
 class StopSettings(StrictModel):
     """When a walker stops (it stops alone; the others go on)."""
 
@@ -136,10 +129,8 @@ class ExplorationSettings(StrictModel):
     """Batched MD driven by the ensemble mean; every recorded frame gets its model deviation."""
 
     ensemble: Literal["nvt", "npt", "nve"] = "nvt"
-    thermostat: Literal["langevin", "bussi"] = "langevin"
-    friction: float = Field(0.01, ge=0, description="Langevin friction, 1/fs")
-    tau_t: float = Field(100.0, gt=0, description="Bussi thermostat time, fs")
-    barostat: Barostat = Field(default_factory=Barostat)
+    thermostat: ThermostatConfig = Field(default_factory=LangevinSettings)
+    barostat: CellRescalingSettings = Field(default_factory=CellRescalingSettings)
     timestep: float = Field(2.0, gt=0, description="fs")
     n_steps: int = Field(1000, ge=1)
     record_every: int = Field(10, ge=1)
@@ -153,25 +144,38 @@ class ExplorationSettings(StrictModel):
     stages: list[StageSettings] = Field(default_factory=list)
     ramp: RampSettings | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _short_thermostat(cls, data: Any) -> Any:
+        """``thermostat = "bussi"`` names the kind alone; the flat keys of earlier configs
+        (``thermostat = "langevin"`` with ``friction`` / ``tau_t`` beside it) map onto the table."""
+        if isinstance(data, dict) and (isinstance(data.get("thermostat"), str) or {"friction", "tau_t"} & set(data)):
+            data = dict(data)
+            table = {"kind": data.pop("thermostat", "langevin")}
+            table.update({new: data.pop(old) for old, new in (("friction", "friction"), ("tau_t", "tau"))
+                          if old in data})
+            data["thermostat"] = table
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> ExplorationSettings:
         if bool(self.stages) == (self.ramp is not None):
             raise ValueError("give either [[exploration.stages]] or [exploration.ramp] (exactly one)")
+        npt = self.ensemble == "npt" or any(s.ensemble == "npt" for s in self.stages)
+        if npt and self.thermostat.kind != "langevin":
+            raise ValueError(f"NPT (stochastic cell rescaling) thermostats the particles with Langevin BAOAB: "
+                             f"thermostat kind must be 'langevin', not {self.thermostat.kind!r}")
         return self
 
     def integrator(self, ensemble: str):
         """The MD integrator of a stage's ensemble ("nvt", "npt", "nve") with these settings."""
-        from pesgen.explore.md import NVE, Bussi, Langevin, StochasticCellRescaling
-
         if ensemble == "nve":
+            from pesgen.explore.md.nve import NVE
+
             return NVE(timestep=self.timestep)
         if ensemble == "npt":
-            b = self.barostat
-            return StochasticCellRescaling(timestep=self.timestep, friction=self.friction, tau_p=b.tau_p,
-                                           compressibility=b.compressibility, flexible=b.flexible)
-        if self.thermostat == "bussi":
-            return Bussi(timestep=self.timestep, tau=self.tau_t)
-        return Langevin(timestep=self.timestep, friction=self.friction)
+            return self.barostat.build(self.timestep, self.thermostat)
+        return self.thermostat.build(self.timestep)
 
 
 class CalibrationSettings(StrictModel):
