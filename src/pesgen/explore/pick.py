@@ -102,10 +102,8 @@ class DiversePicker:
         x = self._table[np.minimum(rows, len(self._table) - 1)]
         missing = np.flatnonzero(np.isnan(x).any(axis=1))
         if len(missing):
-            raise SelectionError(
-                f"no features for candidate row(s) "
-                f"{rows[missing][:10].tolist()}{'...' if len(missing) > 10 else ''}"
-            )
+            raise SelectionError(f"no features for candidate row(s) "
+                                 f"{rows[missing][:10].tolist()}{'...' if len(missing) > 10 else ''}")
         start = int(np.argmax(f))
         return (int(rows[k]) for k in farthest_point_order(_standardise(x), start))
 

@@ -218,10 +218,8 @@ class LabelCampaign:
             else:
                 failed.append((task.atoms, outcome.reason, prov))
                 log.warning("task %s failed: %s", task.task_id, outcome.reason)
-        if labeled:
-            self.store.add_many(labeled)
-        if failed:
-            self.store.add_failed_many(failed)
+        self.store.add_many(labeled)
+        self.store.add_failed_many(failed)
         report.n_labeled += len(labeled)
         report.n_failed += len(failed)
         for task, outcome in group:

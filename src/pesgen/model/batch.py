@@ -93,16 +93,12 @@ class Batch:
             unknown = sorted(set(symbols) - set(index))
             if unknown:
                 name = atoms.info.get("system", atoms.get_chemical_formula())
-                raise SpeciesError(
-                    f"structure {f} ({name}) contains {', '.join(unknown)}, "
-                    f"not in the model's type_map {list(type_map)}"
-                )
+                raise SpeciesError(f"structure {f} ({name}) contains {', '.join(unknown)}, "
+                                   f"not in the model's type_map {list(type_map)}")
             pos.append(np.asarray(atoms.positions, dtype=np.float64))
             spec.append(np.fromiter((index[s] for s in symbols), dtype=np.int64, count=len(atoms)))
-            pbc = np.asarray(atoms.pbc, dtype=bool)
-            cell = np.asarray(atoms.cell.array, dtype=np.float64).copy()
-            cells.append(cell)
-            pbcs.append(pbc)
+            cells.append(np.asarray(atoms.cell.array, dtype=np.float64).copy())
+            pbcs.append(np.asarray(atoms.pbc, dtype=bool))
             fidx.append(np.full(len(atoms), f, dtype=np.int64))
         return cls(positions=torch.tensor(np.concatenate(pos), dtype=dtype, device=device),
                    species=torch.tensor(np.concatenate(spec), device=device),

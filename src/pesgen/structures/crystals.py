@@ -191,9 +191,8 @@ def lattice_constants(element: str, lattice: str, a: float | None = None, c: flo
             return LatticeConstants(element, lattice, a_t, float(c), "equal-volume")
         return constants_at_volume(element, lattice, v, c_over_a if hexagonal else IDEAL_C_OVER_A, "equal-volume")
 
-    d_t = ref.nearest_neighbour_distance + PAULING_CONSTANT * math.log10(
-        COORDINATION[lattice] / COORDINATION[ref.lattice]
-    )
+    ratio = COORDINATION[lattice] / COORDINATION[ref.lattice]
+    d_t = ref.nearest_neighbour_distance + PAULING_CONSTANT * math.log10(ratio)
     if hexagonal:
         if c is not None:
             # nn distance depends on a and c; solve a by bisection-free fixed point (monotone in a)
@@ -281,9 +280,8 @@ def _check_size(size: object, what: str) -> tuple[int, int, int]:
         n = tuple(int(x) for x in size)  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
         raise StructureSpecError(f"{what}: size {size!r} must be three positive integers") from exc
-    if len(n) != 3 or any(x < 1 for x in n) or any(
-        float(x) != y for x, y in zip(n, size, strict=True)  # type: ignore[call-overload]
-    ):
+    if len(n) != 3 or any(x < 1 for x in n) or any(float(x) != y
+                                                   for x, y in zip(n, size, strict=True)):  # type: ignore[call-overload]
         raise StructureSpecError(f"{what}: size {size!r} must be three positive integers")
     return n  # type: ignore[return-value]
 
@@ -310,9 +308,7 @@ def crystal(element: str, lattice: str, size: tuple[int, int, int] | list[int] =
     constants = lattice_constants(element, lattice, a, c)
     atoms = unit_cell(element, lattice, constants, cell).repeat(n)
     kind = cell
-    if (lattice in _HEXAGONAL and cell == "primitive") or (
-        lattice not in _HEXAGONAL and cell == "orthogonal"
-    ):
+    if (lattice in _HEXAGONAL and cell == "primitive") or (lattice not in _HEXAGONAL and cell == "orthogonal"):
         kind = "conventional"  # the same cell: keep one system id for one structure
     suffix = {"conventional": "", "primitive": "-prim", "orthogonal": "-orth"}[kind]
     atoms.info["system"] = f"{element}-{lattice}-{n[0]}x{n[1]}x{n[2]}{suffix}"

@@ -159,17 +159,9 @@ def oriented_crystal(element: str, lattice: str, plane: str | tuple[int, ...] | 
     atoms = oriented.repeat((n1, n2, int(layers)))
     atoms.wrap(eps=1e-9)
     label = plane_label(plane, lattice)
-    atoms.info.update(
-        {
-            "system": f"{element}-{lattice}({label})-{n1}x{n2}x{int(layers)}",
-            "lattice": lattice,
-            "a": unit.info["a"],
-            "c": unit.info["c"],
-            "plane": label,
-            "n_layers": len(atomic_layers(atoms)),
-            "in_plane_size": (n1, n2),
-        }
-    )
+    atoms.info.update({"system": f"{element}-{lattice}({label})-{n1}x{n2}x{int(layers)}", "lattice": lattice,
+                       "a": unit.info["a"], "c": unit.info["c"], "plane": label,
+                       "n_layers": len(atomic_layers(atoms)), "in_plane_size": (n1, n2)})
     return atoms
 
 

@@ -65,9 +65,7 @@ def alpha_values(alpha_min: float, alpha_max: float, n: int) -> np.ndarray:
     if not (0 < alpha_min <= alpha_max):
         raise StructureSpecError(f"scale range [{alpha_min!r}, {alpha_max!r}] must satisfy 0 < min <= max")
     if n == 1:
-        return np.array([(alpha_min + alpha_max) / 2.0]) if alpha_min != alpha_max else np.array(
-            [alpha_min]
-        )
+        return np.array([(alpha_min + alpha_max) / 2.0]) if alpha_min != alpha_max else np.array([alpha_min])
     return np.linspace(alpha_min, alpha_max, n)
 
 
@@ -98,9 +96,7 @@ def perturb(atoms: Atoms, rng: np.random.Generator, sigma_a: float = 0.01, sigma
         strain = random_strain(rng, sigma_c)
         out.set_cell(out.cell.array @ (np.eye(3) + strain), scale_atoms=True)
     if sigma_a > 0:
-        out.positions = out.positions + rng.normal(
-            0.0, sigma_a / math.sqrt(3.0), size=out.positions.shape
-        )
+        out.positions = out.positions + rng.normal(0.0, sigma_a / math.sqrt(3.0), size=out.positions.shape)
     out.info["sigma_a"] = sigma_a
     out.info["sigma_c"] = sigma_c
     return out

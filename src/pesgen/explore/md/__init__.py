@@ -19,23 +19,6 @@ from pesgen.explore.md.sampler import MDSampler
 from pesgen.explore.md.state import MDState, init_state
 from pesgen.explore.md.stops import STOP_REASONS, StopCriteria, check_walkers
 
-__all__ = [
-    "NVE",
-    "Bussi",
-    "FrameChunk",
-    "ForceEvaluator",
-    "Integrator",
-    "Langevin",
-    "MDError",
-    "MDInputError",
-    "MDSampler",
-    "MDState",
-    "NoseHooverChain",
-    "STOP_REASONS",
-    "StochasticCellRescaling",
-    "StopCriteria",
-    "StopEvent",
-    "check_walkers",
-    "init_state",
-    "nhc_energy",
-]
+__all__ = ["NVE", "Bussi", "FrameChunk", "ForceEvaluator", "Integrator", "Langevin", "MDError", "MDInputError",
+           "MDSampler", "MDState", "NoseHooverChain", "STOP_REASONS", "StochasticCellRescaling", "StopCriteria",
+           "StopEvent", "check_walkers", "init_state", "nhc_energy"]

@@ -79,11 +79,8 @@ class ForceEvaluator:
             virial = out["virial"].detach().to(device=device, dtype=dtype)
         else:
             virial = torch.full((f, 3, 3), float("nan"), dtype=dtype, device=state.batch.device)
-        others = {
-            k: v.detach().to(device=device, dtype=dtype)
-            for k, v in out.items()
-            if k not in _NOT_PER_FRAME and not k.endswith("_members") and torch.is_tensor(v) and v.shape == (f,)
-        }
+        others = {k: v.detach().to(device=device, dtype=dtype) for k, v in out.items()
+                  if k not in _NOT_PER_FRAME and not k.endswith("_members") and torch.is_tensor(v) and v.shape == (f,)}
         return replace(state, energy=energy, forces=forces, virial=virial, outputs=others)
 
     def _evaluate(self, batch: Batch, nbrs: Neighbors | None) -> dict[str, torch.Tensor]:
@@ -92,9 +89,8 @@ class ForceEvaluator:
             return self.potential.evaluate(batch)
         return self.potential.evaluate(batch, neighbors=nbrs)
 
-    def _evaluate_in_groups(
-        self, batch: Batch, nbrs: Neighbors | None, natoms: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
+    def _evaluate_in_groups(self, batch: Batch, nbrs: Neighbors | None,
+                            natoms: torch.Tensor) -> dict[str, torch.Tensor]:
         """Evaluate consecutive groups of walkers and stitch per-atom and per-frame outputs."""
         counts = natoms.tolist()
         groups, start, size = [], 0, 0

@@ -77,10 +77,8 @@ class NoseHooverChain:
     def __post_init__(self) -> None:
         check_timestep(self.timestep, "NoseHooverChain")
         if not self.tau > 0 or self.chain < 1 or self.n_sy not in _SY_WEIGHTS:
-            raise MDInputError(
-                f"NoseHooverChain: need tau > 0 fs, chain >= 1, n_sy in {sorted(_SY_WEIGHTS)}; "
-                f"got tau={self.tau}, chain={self.chain}, n_sy={self.n_sy}"
-            )
+            raise MDInputError(f"NoseHooverChain: need tau > 0 fs, chain >= 1, n_sy in {sorted(_SY_WEIGHTS)}; "
+                               f"got tau={self.tau}, chain={self.chain}, n_sy={self.n_sy}")
 
     def init(self, state: MDState, generator: torch.Generator | None = None) -> MDState:
         if bool((state.temperature <= 0).any()):

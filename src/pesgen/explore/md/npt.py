@@ -93,18 +93,14 @@ class StochasticCellRescaling:
     def __post_init__(self) -> None:
         check_timestep(self.timestep, "StochasticCellRescaling")
         if not (self.friction >= 0 and self.tau_p > 0 and self.compressibility > 0):
-            raise MDInputError(
-                "StochasticCellRescaling: need friction >= 0 1/fs, tau_p > 0 fs, compressibility > 0 "
-                f"1/bar; got {self.friction}, {self.tau_p}, {self.compressibility}"
-            )
+            raise MDInputError("StochasticCellRescaling: need friction >= 0 1/fs, tau_p > 0 fs, compressibility > 0 "
+                               f"1/bar; got {self.friction}, {self.tau_p}, {self.compressibility}")
 
     def init(self, state: MDState, generator: torch.Generator | None = None) -> MDState:
         not_periodic = ~state.batch.pbc.all(-1)
         if bool(not_periodic.any()):
-            raise MDInputError(
-                f"constant pressure needs walkers periodic in 3 directions; walkers "
-                f"{state.walker[not_periodic].tolist()} are not"
-            )
+            raise MDInputError(f"constant pressure needs walkers periodic in 3 directions; walkers "
+                               f"{state.walker[not_periodic].tolist()} are not")
         bad = ~torch.isfinite(state.pressure)
         if bool(bad.any()):
             raise MDInputError(f"constant pressure: walkers {state.walker[bad].tolist()} have no pressure target")

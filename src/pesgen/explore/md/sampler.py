@@ -62,13 +62,10 @@ class MDSampler:
                  seed: int = 0, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
                  max_atoms_per_call: int | None = None) -> None:
         if record_every < 1 or chunk_records < 1 or check_every < 1:
-            raise MDInputError(
-                f"record_every, chunk_records and check_every must be >= 1, got {record_every}, "
-                f"{chunk_records}, {check_every}"
-            )
-        self.compute = ForceEvaluator(
-            potential, skin=skin, need_virial=integrator.needs_pressure, max_atoms_per_call=max_atoms_per_call
-        )
+            raise MDInputError(f"record_every, chunk_records and check_every must be >= 1, got {record_every}, "
+                               f"{chunk_records}, {check_every}")
+        self.compute = ForceEvaluator(potential, skin=skin, need_virial=integrator.needs_pressure,
+                                      max_atoms_per_call=max_atoms_per_call)
         self.potential = potential
         self.integrator = integrator
         self.record_every = int(record_every)
@@ -154,9 +151,8 @@ class MDSampler:
         """:meth:`run` with all chunks concatenated."""
         return FrameChunk.concat(list(self.run(*args, **kwargs)))
 
-    def snapshot(
-        self, state: MDState, code: torch.Tensor | None = None, rows: torch.Tensor | None = None
-    ) -> FrameChunk:
+    def snapshot(self, state: MDState, code: torch.Tensor | None = None,
+                 rows: torch.Tensor | None = None) -> FrameChunk:
         """The current frames of the walkers where ``rows`` (F,) is true (all if None)."""
         if rows is not None:
             state = state.select(rows)

@@ -49,10 +49,8 @@ class StopCriteria:
         if self.min_distance is not None and self.min_distance < 0:
             raise MDInputError(f"StopCriteria.min_distance must be >= 0 Å, got {self.min_distance}")
         if not 0 <= self.min_volume_ratio < 1 < self.max_volume_ratio:
-            raise MDInputError(
-                "StopCriteria: need 0 <= min_volume_ratio < 1 < max_volume_ratio, got "
-                f"{self.min_volume_ratio}, {self.max_volume_ratio}"
-            )
+            raise MDInputError("StopCriteria: need 0 <= min_volume_ratio < 1 < max_volume_ratio, got "
+                               f"{self.min_volume_ratio}, {self.max_volume_ratio}")
 
 
 def min_pair_distance(state: MDState, cutoff: float) -> torch.Tensor:
