@@ -20,7 +20,8 @@ torch.set_num_threads(1)
 HERE = Path(__file__).parent
 UNIT_MODULES = {
     "data/test_deepmd_format.py", "data/test_extxyz_and_ase_io.py",
-    "explore/test_calibration.py", "explore/test_select.py", "explore/test_stages.py",
+    "explore/test_audit.py", "explore/test_calibration.py",
+    "explore/test_select.py", "explore/test_stages.py",
     "explore/test_structures.py",
     "label/test_ase_labeler.py", "label/test_emt_labeler.py", "layout/test_imports.py",
     "loop/test_loop_steps.py", "loop/test_schedule.py", "loop/test_summaries.py",

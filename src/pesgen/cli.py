@@ -3,9 +3,10 @@
 Sub-command groups live beside the code they drive (e.g. ``pesgen.data.commands``) and are
 registered here, so this file only says which commands exist.
 
-Exit status of every command: 0 when it did its work (``pesgen run`` also when a run ends
-unconverged; its last line says why), 1 on a :class:`~pesgen.errors.PesgenError` (printed here,
-one ``error:`` line per problem naming file and key), 2 for a command line typer rejects.
+Exit status of every command: 0 when it did its work, 1 on a :class:`~pesgen.errors.PesgenError`
+(printed here, one ``error:`` line per problem naming file and key), 2 for a command line typer
+rejects; ``pesgen run`` exits 0 only when the run converged and 3 when it finished without
+converging (deviation rule or audited-error targets not met; its last lines say why).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 from pesgen.cli import app
 from pesgen.loop.config import SelectionSettings, load_config
 from pesgen.loop.errors import ConfigError
-from pesgen.loop.runner import run_loop
+from pesgen.loop.runner import prepare, run_loop
 from pesgen.loop.templates import TEMPLATES, template_text
 from pesgen.training.config import TrainSettings
 
@@ -235,3 +236,20 @@ def test_barostat_table_builds_cell_rescaling_with_the_langevin_friction(tmp_pat
 def test_thermostat_and_barostat_errors_name_the_key(tmp_path, table, fragments):
     text = write_tiny(tmp_path).read_text().replace("timestep = 2.0", "timestep = 2.0\n" + table)
     _expect_error(tmp_path, text, *fragments)
+
+
+def test_audit_and_targets(tmp_path):
+    cfg = load_config(write_tiny(tmp_path))
+    assert (cfg.audit.enabled, cfg.audit.per_system, cfg.audit.fraction) == (True, 2, None)   # default on
+    assert cfg.convergence.target_force_rmse is None and cfg.convergence.target_confidence == 0.9
+    text = write_tiny(tmp_path).read_text()
+    _expect_error(tmp_path, text + "\n[audit]\nper_system = 3\nfraction = 0.1\n", "audit", "not both")
+    _expect_error(tmp_path, text + "\n[audit]\nper_system = 0\n", "audit.per_system")
+    _expect_error(tmp_path, text.replace("[convergence]", "[convergence]\ntarget_confidence = 1.0"),
+                  "convergence.target_confidence")
+    _expect_error(tmp_path, text.replace("[convergence]", "[convergence]\ntarget_energy_rmse = 5")
+                  + "\n[audit]\nenabled = false\n", "convergence", "audit.enabled")
+    stage = prepare(Path("c.toml"), "", tomllib.loads(
+        text.replace("[convergence]", "[convergence]\ntarget_energy_rmse = 5\ntarget_force_rmse = 0.05")),
+        tmp_path)[3].stages[0]
+    assert (stage.target_force_rmse, stage.target_energy_rmse) == (0.05, 0.005)   # meV/atom -> eV/atom

@@ -34,11 +34,12 @@ def test_loop_runs_two_iterations_and_says_why_it_ended(finished_run):
     assert result.iterations == 2
     run = folder / "run"
     state = json.loads((run / "state.json").read_text())
-    assert state["done"] == ["initial", "0/train", "0/explore", "0/select", "0/label",
-                             "1/train", "1/explore", "1/select"]
+    assert state["done"] == ["initial", "0/train", "0/explore", "0/audit", "0/select", "0/label",
+                             "1/train", "1/explore", "1/audit", "1/select"]
     for name in ("config.toml", "run.json", "store.db", "log.txt", "initial.json",
                  "iter.000000/model.pt", "iter.000000/record.sqlite", "iter.000000/train.json",
-                 "iter.000000/explore.json", "iter.000000/selection.json", "iter.000000/label.json",
+                 "iter.000000/explore.json", "iter.000000/audit.json", "iter.000000/selection.json",
+                 "iter.000000/label.json",
                  "iter.000001/model.pt"):
         assert (run / name).is_file(), name
     assert "iteration 1: training" in (run / "log.txt").read_text()
@@ -51,7 +52,10 @@ def test_store_holds_initial_and_explored_labels_with_provenance(finished_run):
     origins = Counter(a.info["provenance"].origin for a in frames)
     assert origins["initial"] == 8                       # 2 lattices x 2 scales x 2 perturbations
     selection = json.loads((folder / "run" / "iter.000000" / "selection.json").read_text())
-    assert origins["explored"] == len(selection["selected_rows"]) > 0
+    audits = [json.loads((folder / "run" / f"iter.{it:06d}" / "audit.json").read_text()) for it in (0, 1)]
+    audited = set(audits[0]["rows"])          # a selected frame that was audited is not labeled twice
+    assert origins["explored"] == len(set(selection["selected_rows"]) - audited) > 0
+    assert origins["audit"] == sum(len(a["rows"]) for a in audits) == 2 * 4 * 2   # 2 iterations x 4 systems x 2
     assert selection["counts"]["candidate"] >= len(selection["selected_rows"])
     assert max(selection["per_system"][s]["selected"] for s in selection["per_system"]) <= 3  # the cap
     ids = [a.info["provenance"].task_id for a in frames]
@@ -61,6 +65,8 @@ def test_store_holds_initial_and_explored_labels_with_provenance(finished_run):
         if prov.origin == "explored":
             assert prov.iteration == 0 and prov.temperature == 600.0 and prov.labeler == "emt"
             assert 0.02 <= prov.deviation < 0.8          # selected inside the trust window
+        if prov.origin == "audit":
+            assert prov.step > 0 and prov.temperature == 600.0 and prov.deviation >= 0
         ref = a.copy()
         ref.calc = EMT()
         assert np.allclose(a.get_forces(), ref.get_forces(), atol=1e-8)   # real oracle labels
@@ -72,7 +78,9 @@ def test_training_warm_starts_and_uses_all_labels(finished_run):
     t1 = json.loads((folder / "run" / "iter.000001" / "train.json").read_text())
     assert (t0["warm_start"], t0["numb_steps"], t0["n_frames"]) == (False, 120, 8)
     store = Store(folder / "run" / "store.db", readonly=True)
-    assert (t1["warm_start"], t1["numb_steps"], t1["n_frames"]) == (True, 60, len(store))
+    audit1 = len(json.loads((folder / "run" / "iter.000001" / "audit.json").read_text())["rows"])
+    # iteration 1 trained on everything but its own audit (labeled after its training)
+    assert (t1["warm_start"], t1["numb_steps"], t1["n_frames"]) == (True, 60, len(store) - audit1)
     assert t0["seed"] != t1["seed"]
 
 
@@ -85,6 +93,56 @@ def test_calibration_measures_true_error_of_labeled_candidates(finished_run):
     # the deviation recomputed with the iteration's model equals the one recorded during MD
     assert np.allclose(cal["deviation"], cal["recorded_deviation"], rtol=1e-4, atol=1e-6)
     assert all(e > 0 for e in cal["max_force_error"])
+
+
+def test_audit_measures_the_untrained_ensemble_on_random_frames(finished_run):
+    from ase.calculators.emt import EMT
+
+    from pesgen.explore.records import read_record
+
+    folder, _, _ = finished_run
+    run = folder / "run"
+    audit = json.loads((run / "iter.000000" / "audit.json").read_text())
+    assert audit["report"]["n_labeled"] == len(audit["frames"]) == audit["stage_errors"]["n"] == 8
+    rec = read_record(run / "iter.000000" / "record.sqlite")
+    ens = pesgen.load(run / "iter.000000" / "model.pt")
+    frames = rec.frames([f["row"] for f in audit["frames"]])
+    res = ens.evaluate(frames)
+    offset = 0
+    for k, (f, atoms) in enumerate(zip(audit["frames"], frames, strict=True)):   # each number by hand
+        ref = atoms.copy()
+        ref.calc = EMT()
+        n = len(atoms)
+        err = res["forces"].detach().numpy()[offset:offset + n] - ref.get_forces()
+        offset += n
+        assert f["rmse_f"] == pytest.approx(np.sqrt(np.mean(err ** 2)), rel=1e-5)
+        assert f["max_force_error"] == pytest.approx(np.linalg.norm(err, axis=1).max(), rel=1e-5)
+        e = 1000 * (float(res["energy"][k]) - ref.get_potential_energy()) / n
+        assert f["energy_error"] == pytest.approx(e, rel=1e-4, abs=1e-3)
+        assert f["deviation"] == pytest.approx(float(rec.columns["max_devi_f"][f["row"]]), rel=1e-6)
+    for name, s in audit["per_system"].items():
+        mine = [f for f in audit["frames"] if f["system"] == name]
+        assert s["n"] == len(mine) == 2
+        assert s["rmse_f"] == pytest.approx(np.sqrt(np.mean([f["rmse_f"] ** 2 for f in mine])))
+        assert s["rmse_e"] == pytest.approx(np.sqrt(np.mean([f["energy_error"] ** 2 for f in mine])))
+    sel = json.loads((run / "iter.000000" / "selection.json").read_text())
+    assert sel["convergence"]["rule"] == "accurate_ratio" and sel["convergence"]["audit_holds"] is None
+
+
+def test_status_json_has_one_row_per_iteration_with_the_audit(finished_run):
+    folder, _, _ = finished_run
+    result = CliRunner().invoke(app, ["status", str(folder / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["finished"] and data["converged"] is False and "max_iterations=2" in data["reason"]
+    assert [r["iteration"] for r in data["iterations"]] == [0, 1]
+    for it, row in enumerate(data["iterations"]):
+        audit = json.loads((folder / "run" / f"iter.{it:06d}" / "audit.json").read_text())
+        assert row["audit"]["per_system"] == audit["per_system"] and len(audit["per_system"]) == 4
+        assert row["audit_worst_rmse_f"] == max(s["rmse_f"] for s in audit["per_system"].values())
+        assert row["audit"]["stage"]["upper_rmse_f"] > row["audit"]["stage"]["rmse_f"]
+    table = CliRunner().invoke(app, ["status", str(folder / "run")])
+    assert f"{data['iterations'][0]['audit_worst_rmse_f']:.3f}/" in table.output
 
 
 def test_status_load_export(finished_run, tmp_path):
@@ -112,7 +170,7 @@ def test_report_writes_html_and_plots(finished_run, tmp_path):
     result = CliRunner().invoke(app, ["report", str(folder / "run"), "--out", str(tmp_path / "rep")])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "rep" / "index.html").read_text()
-    for png in ("ratios.png", "deviation.png", "learning.png", "parity.png", "calibration.png"):
+    for png in ("ratios.png", "deviation.png", "learning.png", "parity.png", "calibration.png", "audit.png"):
         assert (tmp_path / "rep" / png).stat().st_size > 5000, png
         assert f'src="{png}"' in page
     assert "Spearman" in page
@@ -144,6 +202,30 @@ def test_finished_run_resumes_as_a_no_op_and_refuses_another_config(finished_run
         run_loop(other, folder / "run", quiet=True)
 
 
+def test_exit_status_says_whether_the_run_converged_and_by_which_rule(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace("max_iterations = 2", "max_iterations = 1")
+    easy = text.replace("accurate_ratio = 0.999", "accurate_ratio = 0.01")
+    (tmp_path / "easy.toml").write_text(easy)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "easy.toml"), "--dir", str(tmp_path / "easy"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "run ended: converged" in result.output and "deviation rule (accurate" in result.output
+    # the same run with an audited force target no ensemble of it can meet: 3, the audit says why
+    strict = easy.replace("accurate_ratio = 0.01", "accurate_ratio = 0.01\ntarget_force_rmse = 0.001")
+    (tmp_path / "strict.toml").write_text(strict)
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "strict.toml"), "--dir", str(tmp_path / "strict"), "-q"])
+    assert result.exit_code == 3, result.output
+    assert "run ended: not converged" in result.output and "audit (8 frames: rmse_f worst" in result.output
+    assert "exit status 3" in result.output
+    sel = json.loads((tmp_path / "strict" / "iter.000000" / "selection.json").read_text())
+    assert sel["convergence"]["decided_by"] == "audit" and sel["convergence"]["deviation_holds"]
+    again = CliRunner().invoke(app, ["run", str(tmp_path / "strict"), "-q"])     # a finished run: same status
+    assert again.exit_code == 3 and "run already finished: not converged" in again.output
+    # targets without the audit are a config error (exit 1), naming the key
+    (tmp_path / "bad.toml").write_text(strict + "\n[audit]\nenabled = false\n")
+    bad = CliRunner().invoke(app, ["run", str(tmp_path / "bad.toml"), "--dir", str(tmp_path / "bad"), "-q"])
+    assert bad.exit_code == 1 and "convergence" in bad.output and "audit.enabled" in bad.output
+
+
 def test_imported_initial_data_and_walkers_from_it(tmp_path):
     from ase.build import bulk
     from ase.io import write
@@ -164,8 +246,8 @@ def test_imported_initial_data_and_walkers_from_it(tmp_path):
     result = run_loop(tmp_path / "imported.toml", tmp_path / "run", quiet=True)
     assert result.finished
     store = Store(tmp_path / "run" / "store.db", readonly=True)
-    assert len(store) == 3
-    assert {a.info["provenance"].origin for a in store.frames()} == {"imported"}
+    origins = Counter(a.info["provenance"].origin for a in store.frames())
+    assert origins["imported"] == 3 and set(origins) == {"imported", "audit"}
     explore = json.loads((tmp_path / "run" / "iter.000000" / "explore.json").read_text())
     assert explore["n_walkers"] >= 1                      # walkers start from the imported frames
 

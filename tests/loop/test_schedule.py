@@ -33,9 +33,10 @@ def test_conv_tolerance_reaches_the_adaptive_lower_rule(tmp_path):
     assert plain.stages[0].f_lo_tolerance is None and not plain.finished
     assert tolerant.stages[0].f_lo_tolerance == 0.01
     assert tolerant.finished and tolerant.converged
-    assert tolerant.events == ["stage 0 converged at iteration 2"]  # |0.20 - 0.195| < 0.01
+    assert tolerant.events == ["stage 0 converged at iteration 2: deviation rule (f_lo moved 0.0050 vs "
+                               "tolerance 0.01 eV/Å) holds"]  # |0.20 - 0.195| < 0.01
     loose = _record(_schedule(tmp_path, "adaptive_lower = true\n", "conv_tolerance = 0.2\n"), history[:2])
-    assert loose.events == ["stage 0 converged at iteration 1"]  # |0.30 - 0.20| < 0.2
+    assert loose.events[0].startswith("stage 0 converged at iteration 1: ")  # |0.30 - 0.20| < 0.2
 
 
 def test_conv_tolerance_needs_the_adaptive_lower_level(tmp_path):
@@ -49,4 +50,5 @@ def test_min_candidates_reaches_the_stage_rule(tmp_path):
     history = [(30, None), (8, None)]
     assert not _record(_schedule(tmp_path), history).finished
     few = _record(_schedule(tmp_path, convergence="min_candidates = 10\n"), history)
-    assert few.events == ["stage 0 converged at iteration 1"] and few.converged
+    assert few.events == ["stage 0 converged at iteration 1: deviation rule (8 candidates < 10) holds"]
+    assert few.converged

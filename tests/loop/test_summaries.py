@@ -12,6 +12,7 @@ from pesgen.label.campaign import CampaignReport
 from pesgen.loop.errors import RunDirError
 from pesgen.loop.rundir import RunDir
 from pesgen.loop.summaries import (
+    AuditSummary,
     ExploreSummary,
     InitialSummary,
     LabelSummary,
@@ -121,3 +122,46 @@ def test_run_directory_reads_and_writes_summaries(tmp_path):
     run.state_path.write_text(json.dumps({**state.to_json(), "version": 99}))
     with pytest.raises(RunDirError, match="version 99"):
         run.load_state()
+
+
+AUDIT = {"iteration": 2, "stage": 1, "stage_name": "T=105K", "rows": [3, 17, 40],
+         "report": REPORT | {"n_tasks": 3, "n_labeled": 2, "n_failed": 1, "n_skipped": 0, "n_failed_before": 0,
+                             "n_failed_total": 1},
+         "per_system": {"a": {"n": 2, "n_drawn": 2, "rmse_f": 0.05, "rmse_e": 5.0, "max_force_error": 0.2},
+                        "b": {"n": 0, "n_drawn": 1, "rmse_f": None, "rmse_e": None, "max_force_error": None}},
+         "stage_errors": {"n": 2, "rmse_f": 0.05, "rmse_e": 5.0, "max_force_error": 0.2, "upper_rmse_f": 0.15,
+                          "upper_rmse_e": 15.0, "confidence": 0.9},
+         "frames": [{"system": "a", "row": 3, "deviation": 0.01, "max_force_error": 0.2, "rmse_f": 0.03,
+                     "energy_error": -3.0},
+                    {"system": "a", "row": 17, "deviation": 0.02, "max_force_error": 0.1, "rmse_f": 0.0640312,
+                     "energy_error": 6.403124}],
+         "wall_time": 1.25}
+
+
+def test_audit_summary_round_trips_and_gives_the_errors(tmp_path):
+    summary = AuditSummary.from_json(json.loads(json.dumps(AUDIT)))
+    assert summary.to_json() == AUDIT and list(summary.to_json()) == list(AUDIT)
+    assert summary.report.n_labeled_total == 2 and summary.report.n_failed_total == 1
+    errors = summary.errors()
+    assert set(errors) == {"a", "b"} and errors["b"].n == 0 and errors["b"].rmse_f is None
+    assert errors["a"].rmse_f == pytest.approx(0.05, rel=1e-6)
+    assert errors["a"].rmse_e == pytest.approx(0.005, rel=1e-6)         # eV/atom from meV/atom
+    assert errors["a"].max_force_error == 0.2
+    assert summary.worst("rmse_f") == ("a", 0.05) and summary.worst("nothing") == (None, None)
+    run = RunDir(tmp_path / "run")
+    run.iter_dir(2).mkdir(parents=True)
+    run.write_summary(summary)
+    assert (run.iter_dir(2) / "audit.json").is_file()
+    assert run.read_summary(AuditSummary, 2) == summary
+    assert run.iteration_record(2).audit == summary and run.iteration_record(3).audit is None
+
+
+def test_select_summary_keeps_the_verdict_and_reads_files_without_it():
+    verdict = {"converged": False, "rule": "accurate_ratio", "decided_by": "audit", "deviation_holds": True,
+               "deviation": "accurate 100.0% over 1 iteration(s) vs 95.0%", "audit_holds": False,
+               "audit": "4 frames: ...", "text": "..."}
+    with_verdict = OLD["select"] | {"convergence": verdict}
+    summary = SelectSummary.from_json(json.loads(json.dumps(with_verdict)))
+    assert summary.convergence == verdict and summary.to_json() == with_verdict
+    assert SelectSummary.from_json(OLD["select"]).convergence is None
+    assert "convergence" not in SelectSummary.from_json(OLD["select"]).to_json()

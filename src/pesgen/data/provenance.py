@@ -16,7 +16,7 @@ from typing import Any
 
 from ase.db.core import convert_str_to_int_float_bool_or_str
 
-ORIGINS = ("initial", "explored", "imported")
+ORIGINS = ("initial", "explored", "audit", "imported")
 STRING_MARKER = "str:"
 
 
@@ -26,8 +26,8 @@ class Provenance:
 
     Attributes:
         iteration: active-learning iteration that produced the frame (0 for initial data).
-        origin: "initial" (initial data set), "explored" (selected by exploration) or
-            "imported" (brought in from files).
+        origin: "initial" (initial data set), "explored" (selected by exploration), "audit"
+            (a random explored frame labeled to measure the error) or "imported" (from files).
         system: system / structure id, e.g. "fcc-Al-2x2x2".
         temperature: walker temperature in K, if any.
         pressure: walker pressure in bar, if any.

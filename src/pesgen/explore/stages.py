@@ -10,6 +10,10 @@
   adapted f_lo changing by less than ``f_lo_tolerance`` over the last ``n_consecutive``
   iterations (DP-GEN2's adaptive-lower report); either way also when fewer than
   ``min_candidates`` frames were candidates (the model is not uncertain anywhere worth labeling).
+  With error targets (``target_force_rmse``, ``target_energy_rmse``) the stage converges only
+  when that deviation rule holds AND the audit of the iteration (:mod:`pesgen.explore.audit`) is
+  below the targets: every system's RMSE, and the upper confidence bound of the pooled RMSE.
+  :meth:`Stage.verdict` says which rule decided, with the numbers (:class:`Verdict`).
 * :class:`StageStatistics` -- per-iteration accurate / candidate / failed ratios of a stage.
 * :class:`Schedule` -- maps iteration index -> conditions. A stage advances when it converged
   (after at least ``min_iterations``) or reached ``max_iterations``; the schedule is finished
@@ -30,6 +34,7 @@ from typing import Any
 import numpy as np
 from pydantic import ConfigDict
 
+from pesgen.explore.audit import SystemErrors, pooled, upper_rmse
 from pesgen.explore.errors import StageError
 from pesgen.explore.select import LabelCap
 from pesgen.schema import parse
@@ -112,10 +117,17 @@ class StageStatistics:
     n_selected: list[int] = field(default_factory=list)
     f_lo: list[float | None] = field(default_factory=list)
     n_candidates: list[int] = field(default_factory=list)
+    audit: list[dict[str, dict[str, float]] | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # a state written before audits existed: no audit for its iterations
+        self.audit = [None] * (len(self.iterations) - len(self.audit)) + list(self.audit)
 
     def add(self, iteration: int, accurate: int, candidate: int, failed: int,
-            n_selected: int = 0, f_lo: float | None = None) -> None:
-        """Record one iteration's frame counts (accurate, candidate, failed) and selection."""
+            n_selected: int = 0, f_lo: float | None = None,
+            audit: Mapping[str, SystemErrors] | None = None) -> None:
+        """Record one iteration's frame counts (accurate, candidate, failed), selection and audit
+        (system -> its audited errors; None: no audit)."""
         total = accurate + candidate + failed
         if total <= 0:
             raise StageError(f"iteration {iteration}: no explored frames to judge convergence")
@@ -126,6 +138,55 @@ class StageStatistics:
         self.n_selected.append(int(n_selected))
         self.f_lo.append(f_lo)
         self.n_candidates.append(int(candidate))
+        self.audit.append(None if audit is None else {k: v.to_json() for k, v in audit.items()})
+
+    def last_audit(self) -> dict[str, SystemErrors] | None:
+        """The latest iteration's audit, system -> errors (None: not audited)."""
+        last = self.audit[-1] if self.audit else None
+        return None if last is None else {k: SystemErrors(**v) for k, v in last.items()}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A stage's convergence judgement of one iteration.
+
+    Attributes:
+        converged: the stage's rule holds.
+        rule: the deviation rule consulted ("accurate_ratio", "f_lo_tolerance", "min_candidates").
+        deviation_holds: whether it holds. deviation_text: its numbers.
+        audit_holds: whether the audited errors are below the targets (None: no targets).
+        audit_text: the audit's numbers (empty without targets).
+    """
+
+    converged: bool
+    rule: str
+    deviation_holds: bool
+    deviation_text: str
+    audit_holds: bool | None = None
+    audit_text: str = ""
+
+    @property
+    def decided_by(self) -> str:
+        """Which rule settled the outcome: "deviation", "audit" or "deviation+audit"."""
+        if self.audit_holds is None:
+            return "deviation"
+        if self.converged:
+            return "deviation+audit"
+        return "deviation" if not self.deviation_holds and self.audit_holds else (
+            "audit" if self.deviation_holds else "deviation+audit")
+
+    @property
+    def text(self) -> str:
+        """One line: each rule, whether it holds, and its numbers."""
+        out = f"deviation rule ({self.deviation_text}) {'holds' if self.deviation_holds else 'fails'}"
+        if self.audit_holds is not None:
+            out += f"; audit ({self.audit_text}) {'holds' if self.audit_holds else 'fails'}"
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"converged": self.converged, "rule": self.rule, "decided_by": self.decided_by,
+                "deviation_holds": self.deviation_holds, "deviation": self.deviation_text,
+                "audit_holds": self.audit_holds, "audit": self.audit_text, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -142,6 +203,9 @@ class Stage:
         min_candidates: also converged when the last iteration had fewer candidates (0: off).
         min_iterations, max_iterations: bounds on the iterations spent in the stage.
         name: a label for reports.
+        target_force_rmse: if set, also require the audited force RMSE below this, eV/Å.
+        target_energy_rmse: if set, also require the audited energy RMSE below this, eV/atom.
+        target_confidence: confidence of the upper bound of the pooled audited RMSE.
     """
 
     conditions: Conditions
@@ -153,8 +217,13 @@ class Stage:
     max_iterations: int = 10
     name: str = ""
     min_candidates: int = 0
+    target_force_rmse: float | None = None
+    target_energy_rmse: float | None = None
+    target_confidence: float = 0.9
 
     def __post_init__(self) -> None:
+        if not 0 < self.target_confidence < 1:
+            raise StageError(f"target_confidence={self.target_confidence} must be in (0, 1)")
         if not (0 < self.accurate_threshold <= 1):
             raise StageError(f"accurate_threshold={self.accurate_threshold} must be in (0, 1]")
         if self.n_consecutive < 1:
@@ -165,18 +234,68 @@ class Stage:
                 f"({self.max_iterations})"
             )
 
+    @property
+    def has_targets(self) -> bool:
+        """Whether convergence also needs the audited errors below targets."""
+        return self.target_force_rmse is not None or self.target_energy_rmse is not None
+
     def converged(self, stats: StageStatistics) -> bool:
         """Whether ``stats`` meets this stage's convergence rule."""
+        return self.verdict(stats).converged
+
+    def verdict(self, stats: StageStatistics) -> Verdict:
+        """The deviation rule and, with targets, the audit rule on the latest iteration."""
+        rule, holds, text = self._deviation_rule(stats)
+        if not self.has_targets:
+            return Verdict(holds, rule, holds, text)
+        audit_holds, audit_text = self.audit_rule(stats.last_audit())
+        return Verdict(holds and audit_holds, rule, holds, text, audit_holds, audit_text)
+
+    def _deviation_rule(self, stats: StageStatistics) -> tuple[str, bool, str]:
         if self.min_candidates > 0 and stats.n_candidates and stats.n_candidates[-1] < self.min_candidates:
-            return True
+            return "min_candidates", True, f"{stats.n_candidates[-1]} candidates < {self.min_candidates}"
         if self.f_lo_tolerance is not None:
             seq = stats.f_lo[-(self.n_consecutive + 1):]
             if len(seq) < self.n_consecutive + 1 or any(x is None for x in seq):
-                return False
-            return all(abs(a - b) < self.f_lo_tolerance  # type: ignore[operator]
-                       for a, b in itertools.pairwise(seq))
+                return "f_lo_tolerance", False, f"{len(seq)} adapted f_lo values, need {self.n_consecutive + 1}"
+            moves = [abs(a - b) for a, b in itertools.pairwise(seq)]  # type: ignore[operator]
+            return ("f_lo_tolerance", all(m < self.f_lo_tolerance for m in moves),
+                    f"f_lo moved {max(moves):.4f} vs tolerance {self.f_lo_tolerance} eV/Å")
         last = stats.accurate_ratio[-self.n_consecutive:]
-        return len(last) == self.n_consecutive and min(last) >= self.accurate_threshold
+        holds = len(last) == self.n_consecutive and min(last) >= self.accurate_threshold
+        lowest = f"{100 * min(last):.1f}%" if last else "none"
+        return ("accurate_ratio", holds, f"accurate {lowest} over {len(last)} iteration(s) vs "
+                f"{100 * self.accurate_threshold:.1f}%")
+
+    def audit_rule(self, audit: Mapping[str, SystemErrors] | None) -> tuple[bool, str]:
+        """Whether the audit of every system of the stage meets the targets, and its numbers.
+
+        For each target: every system's RMSE (point estimate) below it, and the upper
+        ``target_confidence`` bound of the RMSE pooled over all audited frames of the stage
+        (:func:`~pesgen.explore.audit.upper_rmse`) below it. A system of the stage without an
+        audited frame fails the rule.
+        """
+        if audit is None:
+            return False, "no audit"
+        missing = [s for s in self.conditions.systems if audit.get(s) is None or audit[s].n == 0]
+        if missing:
+            return False, f"no audited frame of {missing[:3]}{' ...' if len(missing) > 3 else ''}"
+        errors = {s: audit[s] for s in self.conditions.systems}
+        total = pooled(errors)
+        ok, parts = True, []
+        for target, attr, sum_attr, unit, scale in (
+                (self.target_force_rmse, "rmse_f", "sum_sq_f", "eV/Å", 1.0),
+                (self.target_energy_rmse, "rmse_e", "sum_sq_e", "meV/atom", 1000.0)):
+            if target is None:
+                continue
+            worst = max(errors, key=lambda s, a=attr: getattr(errors[s], a))
+            point = getattr(errors[worst], attr)
+            upper = upper_rmse(getattr(total, sum_attr), total.n, self.target_confidence)
+            ok &= point < target and upper < target
+            parts.append(f"{attr} worst {worst} {scale * point:.4g}, pooled {scale * getattr(total, attr):.4g} "
+                         f"upper {100 * self.target_confidence:.0f}% {scale * upper:.4g} vs target "
+                         f"{scale * target:.4g} {unit}")
+        return ok, f"{total.n} frames: " + "; ".join(parts)
 
 
 class Schedule:
@@ -229,7 +348,8 @@ class Schedule:
         return self.stages[self.stage_of(iteration)]
 
     def record(self, iteration: int, accurate: int, candidate: int, failed: int,
-               n_selected: int = 0, f_lo: float | None = None) -> None:
+               n_selected: int = 0, f_lo: float | None = None,
+               audit: Mapping[str, SystemErrors] | None = None) -> Verdict:
         """Record an explored iteration and advance the stage when it is done.
 
         Args:
@@ -237,6 +357,10 @@ class Schedule:
             accurate, candidate, failed: frame counts of the iteration (all systems).
             n_selected: frames selected for labeling.
             f_lo: adapted lower level (adaptive selection), eV/Å.
+            audit: system -> audited errors of this iteration's ensemble (None: no audit).
+
+        Returns:
+            the stage's :class:`Verdict` on this iteration.
         """
         if iteration not in self._stage_of:
             raise StageError(f"iteration {iteration} was never planned")
@@ -245,16 +369,17 @@ class Schedule:
                                   iteration <= self.stats[s].iterations[-1]):
             raise StageError(f"iteration {iteration} was already recorded or is out of order")
         stage, stats = self.stages[s], self.stats[s]
-        stats.add(iteration, accurate, candidate, failed, n_selected, f_lo)
+        stats.add(iteration, accurate, candidate, failed, n_selected, f_lo, audit)
         done_iters = len(stats.iterations)
-        conv = stage.converged(stats)
+        verdict = stage.verdict(stats)
+        conv = verdict.converged
         if conv and done_iters >= stage.min_iterations:
-            self.events.append(f"stage {s} converged at iteration {iteration}")
+            self.events.append(f"stage {s} converged at iteration {iteration}: {verdict.text}")
             self._advance(converged=True)
         elif done_iters >= stage.max_iterations:
             self.events.append(
                 f"stage {s} reached max_iterations={stage.max_iterations} without converging "
-                f"(last accurate ratio {stats.accurate_ratio[-1]:.4f})"
+                f"(last accurate ratio {stats.accurate_ratio[-1]:.4f}; {verdict.text})"
             )
             self._advance(converged=False)
         elif candidate == 0 and not conv:
@@ -262,6 +387,7 @@ class Schedule:
                 f"iteration {iteration}: not converged but no candidates; the model cannot "
                 f"improve (raise the upper trust level)"
             )
+        return verdict
 
     def _advance(self, converged: bool) -> None:
         if self._current == len(self.stages) - 1:

@@ -9,6 +9,9 @@ from rich.console import Console
 
 console = Console()
 
+#: exit status of ``pesgen run`` when the run finished without converging (1: error, 2: usage)
+NOT_CONVERGED = 3
+
 
 def init(
     example: str = typer.Argument(..., help="Template to start from: al-emt, almg-meam or al-gpaw."),
@@ -33,8 +36,9 @@ def run(
     dir: Path = typer.Option(None, "--dir", "-d", help="Run directory (default: ./run-NAME)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Run the active-learning loop (train -> explore -> select -> label) until converged; resumes a
-    stopped or killed run in the same directory where it stopped."""
+    """Run the active-learning loop (train -> explore -> audit -> select -> label) until converged;
+    resumes a stopped or killed run in the same directory where it stopped. Exit status: 0
+    converged, 3 finished without converging, 1 error."""
     from pesgen.loop.runner import run_loop
 
     result = run_loop(config, dir, console=console, quiet=quiet)
@@ -43,11 +47,24 @@ def run(
         console.print(f"model (latest ensemble): {result.model}", highlight=False)
     console.print(f"status: pesgen status {result.run_dir}    report: pesgen report {result.run_dir}",
                   highlight=False)
+    if not result.converged:
+        console.print(f"exit status {NOT_CONVERGED}: the run finished without converging", highlight=False)
+        raise typer.Exit(code=NOT_CONVERGED)
 
 
-def status(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+def status(run_dir: Path = typer.Argument(..., help="A run directory."),
+           as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON: the run's state and "
+                                        "one row per iteration (audit errors per system included).")) -> None:
     """Print the per-iteration table of a run."""
-    from pesgen.loop.status import status_table
+    from pesgen.loop.status import status_json, status_table
+
+    if as_json:
+        import json
+
+        from pesgen.loop.rundir import json_default
+
+        typer.echo(json.dumps(status_json(run_dir), indent=1, default=json_default, allow_nan=False))
+        return
 
     table, where = status_table(run_dir)
     out = console if console.is_terminal else Console(width=max(console.width, 160))

@@ -11,7 +11,9 @@ Tables (all keys optional unless noted; see ``docs/loop.md`` and ``pesgen init``
 * ``[exploration]``: MD settings shared by all stages, then either ``[[exploration.stages]]`` or
   ``[exploration.ramp]`` (the paper's rising temperature, 50-2000 K);
 * ``[selection]``: trust levels, label cap (DP-GEN's soft/hard accurate thresholds), strategy;
-* ``[convergence]``: when a stage is converged;
+* ``[audit]``: each iteration, label a few random explored frames per system to measure the
+  ensemble's true error (default on, 2 per system);
+* ``[convergence]``: when a stage is converged (optionally: audited errors below targets);
 * ``[label]`` (the labeler, :func:`pesgen.label.make_labeler`), ``[label_policy]``, ``[executor]``.
 
 :func:`load_config` raises :class:`~pesgen.errors.ConfigError` listing every problem (key path,
@@ -258,9 +260,25 @@ class SelectionSettings(StrictModel):
         return LabelCap(self.max_per_system, self.accurate_threshold, self.accurate_soft_threshold, self.min_per_system)
 
 
+class AuditSettings(StrictModel):
+    """Audit labels: each iteration, a random sample of each system's explored frames, drawn
+    whatever their deviation, labeled to measure the ensemble's true error (docs/loop.md)."""
+
+    enabled: bool = True
+    per_system: int = Field(2, ge=1, description="frames per system and iteration")
+    fraction: float | None = Field(None, gt=0, le=1, description="instead: this share of each system's frames")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> AuditSettings:
+        if self.fraction is not None and "per_system" in self.model_fields_set:
+            raise ValueError("give per_system or fraction, not both")
+        return self
+
+
 class ConvergenceSettings(StrictModel):
     """A stage is converged when its accurate ratio stays >= ``accurate_ratio`` for
-    ``n_consecutive`` iterations, or its candidate count falls below ``min_candidates``."""
+    ``n_consecutive`` iterations, or its candidate count falls below ``min_candidates``; with
+    targets, only when the audited errors are below them too (docs/loop.md gives the rule)."""
 
     accurate_ratio: float = Field(0.99, gt=0, le=1)
     n_consecutive: int = Field(1, ge=1)
@@ -268,6 +286,9 @@ class ConvergenceSettings(StrictModel):
     conv_tolerance: float | None = Field(None, gt=0, description="eV/Å; adaptive lower: converged when f_lo moves less")
     min_iterations_per_stage: int = Field(1, ge=1)
     max_iterations_per_stage: int = Field(10, ge=1)
+    target_force_rmse: float | None = Field(None, gt=0, description="eV/Å; audited force RMSE must be below it")
+    target_energy_rmse: float | None = Field(None, gt=0, description="meV/atom; audited energy RMSE must be below it")
+    target_confidence: float = Field(0.9, gt=0, lt=1, description="of the upper bound of the pooled audited RMSE")
 
     @model_validator(mode="after")
     def _check(self) -> ConvergenceSettings:
@@ -302,10 +323,19 @@ class RunConfig(StrictModel):
     warm_start: WarmStart = Field(default_factory=WarmStart)
     exploration: ExplorationSettings
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
     label: LabelerConfig = Field(..., description="labeler table, e.g. {kind = 'emt'}")
     label_policy: LabelPolicySettings = Field(default_factory=LabelPolicySettings)
     executor: ExecutorConfig = Field(default_factory=lambda: LocalSettings(max_workers=2))
+
+    @field_validator("convergence")
+    @classmethod
+    def _targets_need_audit(cls, c: ConvergenceSettings, info: ValidationInfo) -> ConvergenceSettings:
+        audit = info.data.get("audit")
+        if (c.target_force_rmse is not None or c.target_energy_rmse is not None) and audit and not audit.enabled:
+            raise ValueError("target_force_rmse / target_energy_rmse need audit.enabled = true")
+        return c
 
     @field_validator("elements")
     @classmethod

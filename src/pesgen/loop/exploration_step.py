@@ -2,7 +2,7 @@
 
 Walkers are (system, temperature, pressure) triples of the stage, each started from the
 system's initial structures (all of them, or ``walkers_per_system``). Every recorded frame goes
-to the iteration's deviation record; frames that selection may pick keep their atoms. A killed
+to the iteration's deviation record; frames that selection or the audit may pick keep their atoms. A killed
 exploration is rerun from the start (same seed, same trajectories) over a fresh record.
 """
 
@@ -27,9 +27,11 @@ log = logging.getLogger("pesgen.loop")
 
 def keep_level(ctx: RunContext) -> float:
     """Frames with max_devi_f at or above this (eV/Å) keep their atoms in the record: all of them
-    when the lower level is only known at selection (adaptive or calibrated levels)."""
+    when the lower level is only known at selection (adaptive or calibrated levels) or when the
+    audit may draw any frame."""
     sel = ctx.cfg.selection
-    return 0.0 if (sel.adaptive_lower or sel.calibrated or ctx.cfg.exploration.keep_all_frames) else float(sel.f_lo)
+    keep_all = sel.adaptive_lower or sel.calibrated or ctx.cfg.exploration.keep_all_frames or ctx.cfg.audit.enabled
+    return 0.0 if keep_all else float(sel.f_lo)
 
 
 def walkers(ctx: RunContext, iteration: int) -> tuple[list[Atoms], list[float], list[float] | None]:

@@ -21,7 +21,7 @@ from ase import Atoms
 from pesgen.loop.context import RunContext
 from pesgen.loop.errors import RunStopped
 from pesgen.loop.seeds import step_seed
-from pesgen.loop.summaries import InitialSummary, LabelSummary, SelectSummary
+from pesgen.loop.summaries import AuditSummary, InitialSummary, LabelSummary, SelectSummary
 
 log = logging.getLogger("pesgen.loop")
 
@@ -57,7 +57,8 @@ def run_tasks(ctx: RunContext, tasks: list, iteration: int, description: str, wo
     return report
 
 
-def _clean(atoms: Atoms) -> Atoms:
+def clean_atoms(atoms: Atoms) -> Atoms:
+    """The structure alone (numbers, positions Å, cell, pbc), as a labeler gets it."""
     out = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     return out
 
@@ -85,7 +86,7 @@ def initial_step(ctx: RunContext) -> InitialSummary:
             picked = sorted(rng.choice(len(structures), size=init.n_label, replace=False).tolist())
             structures = [structures[k] for k in picked]
         h = ctx.labeler.settings_hash()
-        tasks = [LabelTask(make_task_id(a, h, 0, salt="initial"), _clean(a),
+        tasks = [LabelTask(make_task_id(a, h, 0, salt="initial"), clean_atoms(a),
                            Provenance(iteration=0, origin="initial", system=str(a.info["system"])))
                  for a in structures]
         log.info("labeling %d initial structures", len(tasks))
@@ -143,6 +144,10 @@ def label_step(ctx: RunContext, iteration: int) -> LabelSummary:
 
     start = time.perf_counter()
     rows = ctx.run.read_summary(SelectSummary, iteration).selected_rows
+    audit = ctx.run.read_summary(AuditSummary, iteration)
+    if audit is not None:  # a candidate that was audited is labeled already (origin "audit")
+        audited = set(audit.rows)
+        rows = [r for r in rows if r not in audited]
     rec = read_record(ctx.run.record_path(iteration))
     frames = rec.frames(rows) if rows else []
     h = ctx.labeler.settings_hash()
@@ -154,7 +159,7 @@ def label_step(ctx: RunContext, iteration: int) -> LabelSummary:
                           pressure=None if p is None or not math.isfinite(float(p)) else float(p),
                           walker=int(a.info["walker"]), step=int(a.info["step"]),
                           deviation=float(a.info["max_devi_f"]))
-        tasks.append(LabelTask(make_task_id(a, h, iteration), _clean(a), prov))
+        tasks.append(LabelTask(make_task_id(a, h, iteration), clean_atoms(a), prov))
     report = run_tasks(ctx, tasks, iteration, f"iter {iteration} label", ctx.run.iter_dir(iteration) / "label_tasks")
     labeled = ctx.store.frames(iteration=iteration, origin="explored")
     calib: dict[str, Any] = {}

@@ -14,6 +14,7 @@ Layout::
         train.json           its learning curve summary and wall time
         record.sqlite        the deviation record of the exploration
         explore.json         walkers, stops, wall time
+        audit.json           the audit sample's labels and the ensemble's true errors on them
         selection.json       classes, counts, selected rows
         label.json           labeling campaign report and the indicator's calibration
       ...
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 from pesgen.loop.errors import RunDirError
 from pesgen.loop.summaries import (
     STATE_VERSION,
+    AuditSummary,
     ExploreSummary,
     IterationRecord,
     LabelSummary,
@@ -49,7 +51,7 @@ S = TypeVar("S", bound=Summary)
 #: the folder of a run directory where ``pesgen test RUN`` writes and ``pesgen report`` reads
 VALIDATION_DIR = "validation"
 
-STEPS = ("train", "explore", "select", "label")
+STEPS = ("train", "explore", "audit", "select", "label")
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -59,7 +61,7 @@ def write_json(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, default=_json_default)
+            json.dump(data, fh, indent=1, default=json_default)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -69,7 +71,8 @@ def write_json(path: Path, data: Any) -> None:
         raise
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """numpy scalars and arrays as JSON numbers and lists."""
     import numpy as np
 
     if isinstance(obj, np.integer):
@@ -185,7 +188,8 @@ class RunDir:
     def iteration_record(self, iteration: int) -> IterationRecord:
         """The summaries of ``iteration`` written so far."""
         return IterationRecord(iteration, *(self.read_summary(kind, iteration) for kind in
-                                            (TrainSummary, ExploreSummary, SelectSummary, LabelSummary)))
+                                            (TrainSummary, ExploreSummary, SelectSummary, LabelSummary,
+                                             AuditSummary)))
 
 
 def load(path: str | Path, device: str = "cpu"):

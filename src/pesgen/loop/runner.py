@@ -106,6 +106,10 @@ def iteration_line(run: RunDir, it: int, state: RunState) -> str:
         r = se.ratios
         parts.append(f"{se.stage_name}: {se.counts.total} frames, accurate {100 * r['accurate']:.1f}% "
                      f"candidate {100 * r['candidate']:.1f}% failed {100 * r['failed']:.1f}%")
+    if (au := rec.audit) and au.stage_errors["n"]:
+        _, wf = au.worst("rmse_f")
+        _, we = au.worst("rmse_e")
+        parts.append(f"audit {au.stage_errors['n']} frames: worst system F {wf:.3f} eV/Å, E {we:.1f} meV/atom")
     if la := rec.label:
         parts.append(f"labeled {la.report.n_labeled_total} (failed {la.report.n_failed_total}), dataset {la.n_store}")
     if rec.train and rec.train.rmse_f_val is not None:
@@ -173,6 +177,7 @@ def _finish(ctx: RunContext, reason: str, converged: bool) -> None:
 
 
 def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
+    from pesgen.loop.audit_step import audit_step
     from pesgen.loop.exploration_step import explore_step
     from pesgen.loop.labeling_step import initial_step, label_step
     from pesgen.loop.selection_step import select_step
@@ -191,7 +196,8 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
         summary = initial_step(ctx)
         ctx.mark_done("initial", time.perf_counter() - t0)
         _say(ctx, f"initial data: {summary.n_frames} labeled frames ({time.perf_counter() - t0:.0f} s)")
-    steps = (("train", train_step), ("explore", explore_step), ("select", select_step))
+    steps = (("train", train_step), ("explore", explore_step)) + (
+        (("audit", audit_step),) if cfg.audit.enabled else ()) + (("select", select_step),)
     it = 0
     while True:
         for name, fn in steps:
@@ -207,8 +213,9 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
             break
         if it + 1 >= cfg.max_iterations:
             _say(ctx, iteration_line(run, it, state))
-            _finish(ctx, f"stopped at max_iterations={cfg.max_iterations} before the last stage converged "
-                         f"(stage {ctx.schedule.current_stage + 1} of {len(ctx.schedule.stages)})", False)
+            _finish(ctx, f"not converged: stopped at max_iterations={cfg.max_iterations} before the last stage "
+                         f"converged (stage {ctx.schedule.current_stage + 1} of {len(ctx.schedule.stages)}); "
+                         f"last iteration: {_verdict_text(ctx, it)}", False)
             break
         key = f"{it}/label"
         if not state.is_done(key):
@@ -221,11 +228,19 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
     return _result(ctx)
 
 
+def _verdict_text(ctx: RunContext, it: int) -> str:
+    """The convergence verdict of iteration ``it`` (which rules hold, with their numbers)."""
+    from pesgen.loop.summaries import SelectSummary
+
+    se = ctx.run.read_summary(SelectSummary, it)
+    return (se.convergence or {}).get("text", "no verdict recorded") if se else "not selected"
+
+
 def _schedule_reason(ctx: RunContext, it: int) -> str:
     sched = ctx.schedule
     last = sched.stages[-1].name or f"stage {len(sched.stages) - 1}"
     if sched.converged:
-        return f"converged: the last stage ({last}) converged at iteration {it}"
+        return f"converged: the last stage ({last}) converged at iteration {it}: {_verdict_text(ctx, it)}"
     events = [e for e in sched.events if "max_iterations" in e]
     why = events[-1] if events else "the last stage ended"
     return f"not converged: {why}"

@@ -36,7 +36,9 @@ def build_schedule(cfg: RunConfig, systems: Sequence[str], config_path: str = "<
                               ex.timestep)
             return Stage(cond, label_cap=cap, accurate_threshold=conv.accurate_ratio, n_consecutive=conv.n_consecutive,
                          f_lo_tolerance=conv.conv_tolerance, min_iterations=min_it, max_iterations=max_it,
-                         name=name, min_candidates=conv.min_candidates)
+                         name=name, min_candidates=conv.min_candidates, target_force_rmse=conv.target_force_rmse,
+                         target_energy_rmse=None if conv.target_energy_rmse is None else conv.target_energy_rmse / 1000,
+                         target_confidence=conv.target_confidence)
         except StageError as exc:
             raise ConfigError(config_path, [(key.rsplit(".", 1)[0], str(exc))]) from None
 

@@ -1,4 +1,5 @@
-"""SELECT: classify the explored frames, pick the candidates to label, judge convergence.
+"""SELECT: classify the explored frames, pick the candidates to label, judge convergence (with
+the iteration's audit, when there is one: :mod:`pesgen.loop.audit_step`).
 
 With ``[selection] trust = "calibrated"`` the trust levels are fitted, per system, on the frames
 labeled in the earlier iterations (:func:`measured_pairs`; :mod:`pesgen.explore.calibration`);
@@ -20,7 +21,7 @@ from pesgen.explore.select import select
 from pesgen.loop.context import RunContext
 from pesgen.loop.rundir import RunDir
 from pesgen.loop.seeds import step_seed
-from pesgen.loop.summaries import LabelSummary, SelectSummary
+from pesgen.loop.summaries import AuditSummary, LabelSummary, SelectSummary
 
 log = logging.getLogger("pesgen.loop")
 
@@ -73,7 +74,9 @@ def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
         los = [p.f_lo for p in sel.per_system.values() if p.f_lo is not None]
         f_lo = float(np.mean(los)) if los else None
     c = sel.counts
-    ctx.schedule.record(iteration, c.accurate, c.candidate, c.failed, len(sel.selected_rows), f_lo)
+    audit = ctx.run.read_summary(AuditSummary, iteration)
+    verdict = ctx.schedule.record(iteration, c.accurate, c.candidate, c.failed, len(sel.selected_rows), f_lo,
+                                  audit=None if audit is None else audit.errors())
     per_system = {name: {"accurate": p.counts.accurate, "candidate": p.counts.candidate,
                          "failed": p.counts.failed, "cap": int(p.cap), "selected": int(len(p.selected)),
                          "rejected": len(p.rejected), "f_lo": p.f_lo}
@@ -92,7 +95,7 @@ def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
         per_condition=[{"temperature": t, "pressure": p, "accurate": n.accurate, "candidate": n.candidate,
                         "failed": n.failed} for (t, p), n in sel.per_condition.items()],
         trust=trust, messages=sel.messages, schedule_events=list(ctx.schedule.events),
-        wall_time=time.perf_counter() - start, calibration=calib)
+        wall_time=time.perf_counter() - start, calibration=calib, convergence=verdict.to_json())
     ctx.run.write_summary(summary)
     if calib is not None:
         log.info("iteration %d: %s", iteration, calibration_line(calib))

@@ -1,12 +1,13 @@
 """Typed summaries of the loop's steps and the run's state, as the run directory holds them.
 
 One dataclass per file: :class:`InitialSummary` (``initial.json``), per iteration
-:class:`TrainSummary`, :class:`ExploreSummary`, :class:`SelectSummary`, :class:`LabelSummary`
-(``train.json``, ``explore.json``, ``selection.json``, ``label.json``) and :class:`RunState`
-(``state.json``). ``to_json`` gives the file's content (the keys, in the order, that every
-version wrote, so older run directories read the same); ``from_json`` reads it back. Numbers
-derived from a summary are computed here and nowhere else. :class:`pesgen.loop.rundir.RunDir`
-reads and writes them. Units: eV/atom (energy RMSE), eV/Å (forces, trust levels), K, bar, s.
+:class:`TrainSummary`, :class:`ExploreSummary`, :class:`AuditSummary`, :class:`SelectSummary`,
+:class:`LabelSummary` (``train.json``, ``explore.json``, ``audit.json``, ``selection.json``,
+``label.json``) and :class:`RunState` (``state.json``). ``to_json`` gives the file's content
+(the keys, in the order, that every version wrote, so older run directories read the same);
+``from_json`` reads it back. Numbers derived from a summary are computed here and nowhere else.
+:class:`pesgen.loop.rundir.RunDir` reads and writes them. Units: eV/atom (energy RMSE; meV/atom
+in ``audit.json``), eV/Å (forces, trust levels), K, bar, s.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pesgen.explore.audit import SystemErrors
 from pesgen.explore.calibration import Calibration
 from pesgen.explore.select import Counts
 
@@ -120,13 +122,71 @@ class ExploreSummary(Summary):
 
 
 @dataclass
+class AuditSummary(Summary):
+    """AUDIT of one iteration: a random sample of each system's explored frames, drawn whatever
+    their deviation (:func:`pesgen.explore.audit.draw_audit`), labeled (origin "audit"), and the
+    iteration's ensemble's error on them before they join the training set. All energies here
+    are in meV/atom, forces in eV/Å.
+
+    Attributes:
+        rows: the record rows audited (all systems), ascending.
+        report: the labeling campaign (failed labels are excluded from the errors).
+        per_system: system -> ``n`` (labeled audit frames), ``n_drawn``, ``rmse_f`` (eV/Å),
+            ``rmse_e`` (meV/atom), ``max_force_error`` (eV/Å); RMSEs None without a labeled frame.
+        stage_errors: the same pooled over the stage's systems, with ``upper_rmse_f`` /
+            ``upper_rmse_e``, the upper ``confidence`` bounds (:func:`pesgen.explore.audit.upper_rmse`).
+        frames: per labeled audit frame: ``system``, ``row``, ``deviation`` (ε at exploration,
+            eV/Å), ``max_force_error`` and ``rmse_f`` (eV/Å), ``energy_error`` (model − label,
+            meV/atom); the pairs (ε, true error) from which trust levels can be calibrated.
+    """
+
+    STEP: ClassVar[str] = "audit"
+    iteration: int
+    stage: int
+    stage_name: str | None
+    rows: list[int]
+    report: CampaignReport
+    per_system: dict[str, dict[str, Any]]
+    stage_errors: dict[str, Any]
+    frames: list[dict[str, Any]]
+    wall_time: float
+
+    def errors(self) -> dict[str, SystemErrors]:
+        """System -> its audited errors (energies in eV/atom), every system of ``per_system``."""
+        out = {}
+        for name in self.per_system:
+            mine = [f for f in self.frames if f["system"] == name]
+            out[name] = SystemErrors.of_frames([f["rmse_f"] for f in mine],
+                                               [f["energy_error"] / 1000 for f in mine],
+                                               [f["max_force_error"] for f in mine])
+        return out
+
+    def worst(self, key: str) -> tuple[str | None, float | None]:
+        """(system, value) of the largest per-system ``key`` ("rmse_f", "rmse_e", ...); (None, None) if none."""
+        values = {k: v[key] for k, v in self.per_system.items() if v.get(key) is not None}
+        if not values:
+            return None, None
+        name = max(values, key=values.__getitem__)
+        return name, values[name]
+
+    def to_json(self) -> dict[str, Any]:
+        return super().to_json() | {"report": _report_json(self.report)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuditSummary:
+        return super().from_json(data | {"report": _report_from_json(data["report"])})
+
+
+@dataclass
 class SelectSummary(Summary):
     """SELECT of one iteration: frames per class, the record rows picked for labeling, per-system
     and per-condition details, the trust levels (eV/Å), notes and the schedule's events; with
     calibrated levels, the fitted relation (:class:`~pesgen.explore.calibration.Calibration`; its
     pooled levels are ``trust["f_lo_calibrated"]`` and ``["f_hi_calibrated"]``, each system's
     ``f_lo``, ``f_hi`` and ``levels_from`` ("system", "pooled" or "none": the fixed levels) are in
-    ``per_system``)."""
+    ``per_system``); and the stage's convergence verdict (``convergence``,
+    :meth:`pesgen.explore.stages.Verdict.to_json`: which rule decided, with the numbers; absent in
+    files written before it existed)."""
 
     STEP: ClassVar[str] = "select"
     iteration: int
@@ -143,6 +203,7 @@ class SelectSummary(Summary):
     schedule_events: list[str]
     wall_time: float
     calibration: Calibration | None = None
+    convergence: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         c = self.counts
@@ -166,6 +227,8 @@ class SelectSummary(Summary):
             del out["calibration"]
         else:
             out["calibration"] = self.calibration.to_json()
+        if self.convergence is None:    # a file written before the verdict was recorded
+            del out["convergence"]
         return out
 
     @classmethod
@@ -205,6 +268,7 @@ class IterationRecord:
     explore: ExploreSummary | None
     select: SelectSummary | None
     label: LabelSummary | None
+    audit: AuditSummary | None = None
 
     @property
     def stage_name(self) -> str | None:

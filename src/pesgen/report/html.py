@@ -54,10 +54,11 @@ def _iteration_table(data: RunData) -> str:
                      _scaled(r["failed"], 100, "{:.1f}"),
                      _fmt(r["labeled"], "{}"), _fmt(r["failed_labels"], "{}"), _fmt(r["dataset"], "{}"),
                      _fmt(r["rmse_f_trn"]), _fmt(r["rmse_f_val"]),
-                     _scaled(r["rmse_e_val"], 1000, "{:.1f}"), times])
+                     _scaled(r["rmse_e_val"], 1000, "{:.1f}"), _fmt(r["audit_worst_rmse_f"]),
+                     _fmt(r["audit_worst_rmse_e"], "{:.1f}"), times])
     return _table(["iter", "stage", "frames", "acc %", "cand %", "fail %", "labeled", "failed labels",
                    "dataset", "RMSE F trn", "RMSE F val (eV/Å)", "RMSE E val (meV/atom)",
-                   "time train/explore/select/label (s)"], rows)
+                   "audit worst F (eV/Å)", "audit worst E (meV/atom)", "time train/explore/select/label (s)"], rows)
 
 
 def _calibration_table(data: RunData) -> str:
@@ -119,6 +120,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
          "Mean over the ensemble members; each iteration continues the step axis."),
         ("Parity on held-out labels", plots.parity, "parity.png",
          "Each iteration's ensemble mean against the labels of the frames it selected (not in its training set)."),
+        ("Audited error", plots.audit_errors, "audit.png",
+         "Each iteration's ensemble on a random sample of each system's explored frames (drawn whatever their "
+         "deviation, labeled before training on them): force and energy RMSE per system; black: pooled over "
+         "the stage and its upper confidence bound, which the convergence targets (dashed) must beat."),
         ("Indicator calibration", plots.calibration, "calibration.png",
          "True maximal atomic force error of every labeled candidate against its predicted deviation ε. "
          "The paper notes the indicator has no theory; this measures it every iteration."),

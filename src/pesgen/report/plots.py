@@ -7,7 +7,9 @@
   frames it selected, which it never saw in training);
 * the indicator's calibration: true maximal force error vs predicted deviation of every labeled
   candidate, per iteration; with calibrated trust levels, the last fitted relation (its quantile
-  and median lines), the target and the levels it gave.
+  and median lines), the target and the levels it gave;
+* the audit: each system's true force and energy RMSE on its random audit frames vs iteration,
+  with the convergence targets.
 """
 
 from __future__ import annotations
@@ -205,6 +207,40 @@ def calibration(data: RunData, path: Path) -> Path | None:
     ax.set_title(title, fontsize=9)
     if len(its) <= 12 or fitted:
         ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def audit_errors(data: RunData, path: Path) -> Path | None:
+    """Per system: audited force RMSE (eV/Å) and energy RMSE (meV/atom) vs iteration; the
+    stage's pooled RMSE and its upper confidence bound in black; the targets as dashed lines."""
+    its = [d for d in data.iterations if d.audit is not None and d.audit.stage_errors.get("n")]
+    if not its:
+        return None
+    fig, (axf, axe) = plt.subplots(1, 2, figsize=(10, 3.8))
+    systems = list(dict.fromkeys(name for d in its for name in d.audit.per_system))
+    colors = _cmap(len(systems))
+    for ax, key, target, unit in ((axf, "rmse_f", data.targets.get("force"), "eV/Å"),
+                                  (axe, "rmse_e", data.targets.get("energy"), "meV/atom")):
+        for name, c in zip(systems, colors, strict=True):
+            pts = [(d.iteration, d.audit.per_system[name][key]) for d in its
+                   if name in d.audit.per_system and d.audit.per_system[name].get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), "o-", ms=2.5, lw=0.8, color=c, alpha=0.7,
+                        label=name if len(systems) <= 12 else None)
+        x = [d.iteration for d in its]
+        ax.plot(x, [d.audit.stage_errors[key] for d in its], "k-", lw=1.8, label="stage, pooled")
+        ax.plot(x, [d.audit.stage_errors[f"upper_{key}"] for d in its], "k:", lw=1.2,
+                label=f"upper {100 * its[-1].audit.stage_errors['confidence']:.0f}% bound")
+        if target is not None:
+            ax.axhline(target, color=COLORS["failed"], ls="--", lw=1.2, label=f"target {target:g} {unit}")
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(f"audited {'force' if key == 'rmse_f' else 'energy'} RMSE ({unit})")
+    axf.set_title("True error on random explored frames (audit), per system", fontsize=9)
+    axe.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
