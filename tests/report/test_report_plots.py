@@ -72,3 +72,23 @@ def test_calibration_plot_and_table_show_the_fitted_levels(tmp_path):
     table = _levels_table(data)
     assert f"{f_lo:.3f}" in table and f"{f_hi:.3f}" in table and "<td>20</td>" in table
     assert _levels_table(_data()) == ""                       # fixed levels: no table
+
+
+def test_audit_plot_draws_each_system_and_the_targets(tmp_path):
+    from pesgen.label.campaign import CampaignReport
+    from pesgen.loop.summaries import AuditSummary
+
+    data = _data()
+    for d in data.iterations:
+        per = {s: {"n": 2, "n_drawn": 2, "rmse_f": 0.05 * (k + 1) / (d.iteration + 1), "rmse_e": 10.0 - d.iteration,
+                   "max_force_error": 0.2} for k, s in enumerate(("a", "b", "c"))}
+        stage = {"n": 6, "rmse_f": 0.08, "rmse_e": 9.0, "max_force_error": 0.2, "upper_rmse_f": 0.1,
+                 "upper_rmse_e": 12.0, "confidence": 0.9}
+        d.audit = AuditSummary(d.iteration, 0, d.stage, [1, 2], CampaignReport(n_tasks=6, n_labeled=6), per, stage,
+                               [], 1.0)
+    plain = plots.audit_errors(data, tmp_path / "a.png")
+    assert plain is not None and plain.stat().st_size > 5000
+    data.targets = {"force": 0.05, "energy": 5.0}
+    with_targets = plots.audit_errors(data, tmp_path / "t.png")
+    assert with_targets.read_bytes() != plain.read_bytes()          # the target lines are drawn
+    assert plots.audit_errors(_data(), tmp_path / "none.png") is None  # no audit: no plot
