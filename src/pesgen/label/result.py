@@ -32,23 +32,17 @@ class LabelResult:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (lists of floats)."""
-        return {
-            "energy": float(self.energy),
-            "forces": np.asarray(self.forces, dtype=float).tolist(),
-            "stress": None if self.stress is None else np.asarray(self.stress, float).tolist(),
-            "wall_time": float(self.wall_time),
-        }
+        return {"energy": float(self.energy), "forces": np.asarray(self.forces, dtype=float).tolist(),
+                "stress": None if self.stress is None else np.asarray(self.stress, float).tolist(),
+                "wall_time": float(self.wall_time)}
 
     @classmethod
     def from_dict(cls, data: dict) -> LabelResult:
         """Inverse of :meth:`to_dict`."""
         stress = data.get("stress")
-        return cls(
-            energy=float(data["energy"]),
-            forces=np.asarray(data["forces"], dtype=float),
-            stress=None if stress is None else np.asarray(stress, dtype=float),
-            wall_time=float(data.get("wall_time", 0.0)),
-        )
+        return cls(energy=float(data["energy"]), forces=np.asarray(data["forces"], dtype=float),
+                   stress=None if stress is None else np.asarray(stress, dtype=float),
+                   wall_time=float(data.get("wall_time", 0.0)))
 
 
 def voigt_stress(stress: np.ndarray) -> np.ndarray:
