@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pesgen.explore.calibration import Calibration, Pairs, fit_calibration, fit_exponent
+from pesgen.explore.calibration import Calibration, Pairs, fit_calibration, fit_exponent, max_to_rmse
 from pesgen.explore.errors import SelectionError
 from pesgen.explore.select import ACCURATE, CANDIDATE, FAILED, CalibratedLevels, TrustLevels, select
 from pesgen.model.deviation import force_deviation
@@ -143,3 +143,11 @@ def test_bad_settings_are_named(kwargs):
 def test_pairs_need_one_system_deviation_and_error_each():
     with pytest.raises(SelectionError, match="2 systems, 3 deviations"):
         Pairs.of(["a", "b"], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3])
+
+
+def test_max_to_rmse_prefers_the_audit_frames():
+    cand = Pairs.of("a", [0.1] * 20, [0.6] * 20, "candidates", [0.1] * 20)      # ratio 6 (worst frames)
+    audit = Pairs.of("a", [0.1] * 12, [0.25] * 12, "audit", [0.1] * 12)         # ratio 2.5 (typical)
+    assert max_to_rmse(Pairs.concat([cand, audit])) == pytest.approx(2.5)
+    assert max_to_rmse(Pairs.concat([cand, audit.take(np.arange(12) < 3)])) == pytest.approx(6.0)
+    assert max_to_rmse(Pairs.of("a", [0.1], [0.2])) is None                     # no RMSE measured

@@ -40,42 +40,50 @@ EXPONENT_RANGE = (0.25, 4.0)
 _THEIL_SEN_MAX = 2000  # pairs used for the slope (a seeded subsample above this)
 
 
+_FIELDS = ("system", "deviation", "error", "source", "rmse")
+
+
 @dataclass(frozen=True)
 class Pairs:
-    """Measured frames: system id, deviation ε (eV/Å), true max atomic force error (eV/Å), and
-    where each pair came from (e.g. "candidates", "audit")."""
+    """Measured frames: system id, deviation ε (eV/Å), true max atomic force error (eV/Å), where
+    each pair came from (e.g. "candidates", "audit") and the frame's force RMSE (eV/Å; NaN when
+    not measured)."""
 
     system: np.ndarray
     deviation: np.ndarray
     error: np.ndarray
     source: np.ndarray
+    rmse: np.ndarray
 
     @classmethod
     def of(cls, system: Sequence[str] | str, deviation: Sequence[float], error: Sequence[float],
-           source: str = "candidates") -> Pairs:
+           source: str = "candidates", rmse: Sequence[float] | None = None) -> Pairs:
         """Pairs of one source; ``system`` is one id per pair, or one id for all."""
         dev = np.asarray(deviation, dtype=np.float64).reshape(-1)
         err = np.asarray(error, dtype=np.float64).reshape(-1)
         sysv = np.full(len(dev), system, dtype=object) if isinstance(system, str) else np.asarray(system, dtype=object)
-        if not (len(sysv) == len(dev) == len(err)):
+        rms = np.full(len(dev), np.nan) if rmse is None else np.asarray(rmse, dtype=np.float64).reshape(-1)
+        if not (len(sysv) == len(dev) == len(err) == len(rms)):
             raise SelectionError(f"calibration pairs: {len(sysv)} systems, {len(dev)} deviations, "
-                                 f"{len(err)} errors (need one of each per frame)")
-        return cls(sysv, dev, err, np.full(len(dev), source, dtype=object))
+                                 f"{len(err)} errors, {len(rms)} RMSEs (need one of each per frame)")
+        return cls(sysv, dev, err, np.full(len(dev), source, dtype=object), rms)
 
     @classmethod
     def concat(cls, parts: Sequence[Pairs]) -> Pairs:
         if not parts:
             return cls.of([], [], [])
-        return cls(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("system", "deviation", "error",
-                                                                               "source")))
+        return cls(*(np.concatenate([getattr(p, k) for p in parts]) for k in _FIELDS))
 
     def __len__(self) -> int:
         return len(self.deviation)
 
+    def take(self, mask: np.ndarray) -> Pairs:
+        return Pairs(*(getattr(self, k)[mask] for k in _FIELDS))
+
     def usable(self) -> Pairs:
         """The pairs with finite, positive ε and error (a log fit needs them)."""
-        ok = np.isfinite(self.deviation) & np.isfinite(self.error) & (self.deviation > 0) & (self.error > 0)
-        return Pairs(self.system[ok], self.deviation[ok], self.error[ok], self.source[ok])
+        return self.take(np.isfinite(self.deviation) & np.isfinite(self.error) & (self.deviation > 0)
+                         & (self.error > 0))
 
     def counts(self) -> dict[str, int]:
         """Pairs per source."""
@@ -132,6 +140,18 @@ def _fit(log_dev: np.ndarray, log_err: np.ndarray, exponent: float, quantile: fl
     log_k = float(np.quantile(resid, quantile))
     return Fit(k=float(np.exp(log_k)), exponent=exponent, k_median=float(np.exp(np.median(resid))),
                n_pairs=len(resid), scatter=float(np.std(resid)), coverage=float(np.mean(resid <= log_k + 1e-12)))
+
+
+def max_to_rmse(pairs: Pairs, prefer: str = "audit", min_pairs: int = 10) -> float | None:
+    """The median ratio of a frame's max atomic force error to its force RMSE (dimensionless), over
+    the pairs of source ``prefer`` when it has ``min_pairs`` with an RMSE (the audit: typical frames,
+    not the worst), else over all pairs with one; None without any. It turns a target force RMSE
+    into a target max force error."""
+    p = pairs.usable()
+    ok = np.isfinite(p.rmse) & (p.rmse > 0)
+    mine = ok & (p.source.astype(str) == prefer)
+    use = mine if mine.sum() >= min_pairs else ok
+    return float(np.median(p.error[use] / p.rmse[use])) if use.any() else None
 
 
 def fit_exponent(pairs: Pairs, model: Literal["proportional", "power"] = "proportional") -> float:

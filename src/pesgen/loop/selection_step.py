@@ -37,7 +37,8 @@ def measured_pairs(run: RunDir, iteration: int) -> Pairs:
         label = run.read_summary(LabelSummary, it)
         cal = (label.calibration or {}) if label else {}
         if cal.get("deviation"):
-            parts.append(Pairs.of(cal.get("system") or "", cal["deviation"], cal["max_force_error"], "candidates"))
+            parts.append(Pairs.of(cal.get("system") or "", cal["deviation"], cal["max_force_error"], "candidates",
+                                  cal.get("rmse_f")))
     return Pairs.concat(parts)
 
 
