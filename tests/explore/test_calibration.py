@@ -151,3 +151,4 @@ def test_max_to_rmse_prefers_the_audit_frames():
     assert max_to_rmse(Pairs.concat([cand, audit])) == pytest.approx(2.5)
     assert max_to_rmse(Pairs.concat([cand, audit.take(np.arange(12) < 3)])) == pytest.approx(6.0)
     assert max_to_rmse(Pairs.of("a", [0.1], [0.2])) is None                     # no RMSE measured
+

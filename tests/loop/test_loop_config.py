@@ -10,7 +10,9 @@ from loop_testkit import write_tiny
 from typer.testing import CliRunner
 
 from pesgen.cli import app
-from pesgen.loop.config import SelectionSettings, load_config
+from pesgen.explore.calibration import Pairs
+from pesgen.explore.errors import SelectionError
+from pesgen.loop.config import CalibrationSettings, SelectionSettings, load_config
 from pesgen.loop.errors import ConfigError
 from pesgen.loop.runner import prepare, run_loop
 from pesgen.loop.templates import TEMPLATES, template_text
@@ -180,8 +182,8 @@ def test_cli_init_writes_a_valid_config(tmp_path):
 @pytest.mark.parametrize(("replace", "key", "fragment"), [
     ('strategy = "diverse"', "selection.trust", "'fixed'"),
     ('strategy = "diverse"\nadaptive_lower = true', "selection.trust", "exclude each other"),
-    ("strategy = \"diverse\"\n[selection.calibration]\nquantile = 0.9", "selection.calibration",
-     "target_max_force_error"),
+    ("strategy = \"diverse\"\n[selection.calibration]\nquantile = 0.9", "selection",
+     "calibration.target_max_force_error"),
 ])
 def test_calibrated_trust_errors_name_the_key(tmp_path, replace, key, fragment):
     trust = 'trust = "calibrated"' if "fixed" not in fragment else 'trust = "measured"'
@@ -253,3 +255,22 @@ def test_audit_and_targets(tmp_path):
         text.replace("[convergence]", "[convergence]\ntarget_energy_rmse = 5\ntarget_force_rmse = 0.05")),
         tmp_path)[3].stages[0]
     assert (stage.target_force_rmse, stage.target_energy_rmse) == (0.05, 0.005)   # meV/atom -> eV/atom
+
+
+def test_calibrated_target_may_come_from_the_force_rmse_target(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace('strategy = "diverse"', 'trust = "calibrated"').replace(
+        "[convergence]", "[convergence]\ntarget_force_rmse = 0.05")
+    (tmp_path / "c.toml").write_text(text)
+    cfg = load_config(tmp_path / "c.toml")
+    assert cfg.selection.calibrated and cfg.selection.calibration.target_max_force_error is None
+
+
+def test_target_from_a_force_rmse_target_uses_the_measured_ratio():
+    audit = Pairs.of("a", [0.1] * 12, [0.25] * 12, "audit", [0.1] * 12)
+    target, how = CalibrationSettings().target(audit, target_force_rmse=0.04)
+    assert target == pytest.approx(0.1) and "2.50" in how
+    target, how = CalibrationSettings().target(Pairs.of("a", [], []), target_force_rmse=0.04)
+    assert target == pytest.approx(0.04 * 3 ** 0.5) and "none measured" in how
+    assert CalibrationSettings(target_max_force_error=0.3).target(audit, 0.04)[0] == 0.3
+    with pytest.raises(SelectionError, match="target_max_force_error"):
+        CalibrationSettings().target(audit)

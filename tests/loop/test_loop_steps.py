@@ -21,7 +21,7 @@ from pesgen.loop.rundir import RunDir
 from pesgen.loop.schedule import build_schedule, match_systems
 from pesgen.loop.seeds import step_seed
 from pesgen.loop.selection_step import select_step
-from pesgen.loop.summaries import LabelSummary, RunState, SelectSummary
+from pesgen.loop.summaries import AuditSummary, LabelSummary, RunState, SelectSummary
 from pesgen.loop.training_step import iteration_settings
 
 SYSTEMS = ["Al-fcc", "Al-sc"]
@@ -184,9 +184,14 @@ def test_select_step_with_calibrated_levels_fits_each_system_on_earlier_labels(t
     ctx.run.write_summary(LabelSummary(0, CampaignReport(8, 8, 0, 0), 20, 0,
                                        {"system": systems, "deviation": dev, "max_force_error": err}, 1.0))
     _write_record(ctx, DEVI, iteration=1)
+    # iteration 1's audit (before its selection, with its model): two frames of a third system
+    frames = [{"system": "Al-bcc", "row": r, "deviation": 0.1, "max_force_error": 0.5, "rmse_f": 0.2,
+               "energy_error": 1.0} for r in (0, 1)]
+    ctx.run.write_summary(AuditSummary(1, 0, "stage 0", [0, 1], CampaignReport(2, 2, 0, 0), {}, {}, frames, 1.0))
     summary = select_step(ctx, 1)
     cal = summary.calibration
-    assert cal.sources == {"candidates": 8} and set(cal.per_system) == {"Al-fcc", "Al-sc"}
+    assert cal.sources == {"audit": 2, "candidates": 8} and set(cal.per_system) == {"Al-fcc", "Al-sc"}
+    assert cal.pooled.n_pairs == 10 and cal.target_source == "selection.calibration.target_max_force_error"
     assert cal.per_system["Al-fcc"].k == pytest.approx(3.0) and cal.per_system["Al-sc"].k == pytest.approx(15.0)
     fcc, sc = summary.per_system["Al-fcc"], summary.per_system["Al-sc"]
     assert (fcc["f_lo"], fcc["f_hi"]) == pytest.approx((0.1, 0.2))           # 0.3 / 3, 2 x that

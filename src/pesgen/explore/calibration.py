@@ -176,6 +176,7 @@ class Calibration:
         pooled: the fit of all pairs (None with fewer than ``min_pairs``).
         per_system: the systems with their own fit (at least ``min_pairs`` pairs each).
         sources: pairs used, by source ("candidates", "audit").
+        target_source: where the target came from (a config key, or how it was derived).
     """
 
     model: str
@@ -186,6 +187,7 @@ class Calibration:
     pooled: Fit | None
     per_system: dict[str, Fit] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
+    target_source: str = ""
 
     def fit_of(self, system: str) -> tuple[Fit | None, str]:
         """The fit a system's levels come from and which one it is ("system", "pooled" or "none")."""
@@ -216,7 +218,7 @@ class Calibration:
             return fit.to_json() | {"f_lo": f_lo, "f_hi": f_hi}
 
         return {"model": self.model, "quantile": self.quantile, "min_pairs": self.min_pairs, "target": self.target,
-                "hi_multiple": self.hi_multiple, "sources": self.sources,
+                "target_source": self.target_source, "hi_multiple": self.hi_multiple, "sources": self.sources,
                 "pooled": None if self.pooled is None else entry(self.pooled),
                 "per_system": {name: entry(fit) for name, fit in self.per_system.items()}}
 
@@ -224,13 +226,15 @@ class Calibration:
     def from_json(cls, data: Mapping[str, Any]) -> Calibration:
         return cls(data["model"], data["quantile"], data["min_pairs"], data["target"], data["hi_multiple"],
                    None if data["pooled"] is None else Fit.from_json(data["pooled"]),
-                   {name: Fit.from_json(f) for name, f in data["per_system"].items()}, dict(data["sources"]))
+                   {name: Fit.from_json(f) for name, f in data["per_system"].items()}, dict(data["sources"]),
+                   data.get("target_source", ""))
 
 
 def fit_calibration(pairs: Pairs, target: float, quantile: float = 0.9, min_pairs: int = 10,
-                    hi_multiple: float = 4.0, model: Literal["proportional", "power"] = "proportional"
-                    ) -> Calibration:
-    """Fit the relation on ``pairs`` and give the levels for ``target`` (max force error, eV/Å).
+                    hi_multiple: float = 4.0, model: Literal["proportional", "power"] = "proportional",
+                    target_source: str = "") -> Calibration:
+    """Fit the relation on ``pairs`` and give the levels for ``target`` (max force error, eV/Å;
+    ``target_source`` says where it came from, for the record).
 
     Raises:
         SelectionError: a setting out of range (target ≤ 0, quantile not in (0, 1), min_pairs < 2,
@@ -254,4 +258,5 @@ def fit_calibration(pairs: Pairs, target: float, quantile: float = 0.9, min_pair
         mine = names == name
         if name and mine.sum() >= min_pairs:
             per_system[name] = _fit(log_dev[mine], log_err[mine], b, quantile)
-    return Calibration(model, quantile, min_pairs, float(target), float(hi_multiple), pooled, per_system, p.counts())
+    return Calibration(model, quantile, min_pairs, float(target), float(hi_multiple), pooled, per_system, p.counts(),
+                       target_source)

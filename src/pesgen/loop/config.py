@@ -37,8 +37,9 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from pesgen.errors import ConfigError
 from pesgen.execute.factory import ExecutorConfig
 from pesgen.execute.local import LocalSettings
-from pesgen.explore.calibration import Calibration, Pairs, fit_calibration
+from pesgen.explore.calibration import Calibration, Pairs, fit_calibration, max_to_rmse
 from pesgen.explore.dynamics import CellRescalingSettings, LangevinSettings, ThermostatConfig
+from pesgen.explore.errors import SelectionError
 from pesgen.explore.select import AdaptiveLower, Classifier, LabelCap, TrustLevels
 from pesgen.explore.structures import InitialStructureSpec
 from pesgen.label.base import Labeler
@@ -185,16 +186,32 @@ class CalibrationSettings(StrictModel):
     :mod:`pesgen.explore.calibration`)."""
 
     target_max_force_error: float | None = Field(
-        None, gt=0, description="eV/Å: accurate frames have a true max atomic force error below this")
+        None, gt=0, description="eV/Å: accurate frames have a true max atomic force error below this; "
+                                "default: convergence.target_force_rmse x the measured max/RMSE ratio")
     quantile: float = Field(0.9, gt=0, lt=1, description="the fitted error line is this upper quantile")
     min_pairs: int = Field(10, ge=2, description="measured frames a system needs for its own levels")
     hi_multiple: float = Field(4.0, gt=1, description="f_hi: where the predicted error is this x the target")
     model: Literal["proportional", "power"] = Field("proportional", description="err = k ε, or k ε^b")
 
-    def fit(self, pairs: Pairs) -> Calibration:
-        """The calibration of ``pairs`` with these settings (the target must be set)."""
-        return fit_calibration(pairs, self.target_max_force_error, self.quantile, self.min_pairs,  # type: ignore[arg-type]
-                               self.hi_multiple, self.model)
+    def target(self, pairs: Pairs, target_force_rmse: float | None = None) -> tuple[float, str]:
+        """The target max force error (eV/Å) and where it comes from: ``target_max_force_error``, or
+        ``target_force_rmse`` (eV/Å) x the median ratio of max atomic force error to force RMSE
+        measured on ``pairs`` (audit frames first, :func:`~pesgen.explore.calibration.max_to_rmse`);
+        √3 before any is measured (the smallest the ratio can be: max |ΔF_i| ≥ the rms |ΔF_i|)."""
+        if self.target_max_force_error is not None:
+            return self.target_max_force_error, "selection.calibration.target_max_force_error"
+        if target_force_rmse is None:
+            raise SelectionError("selection.calibration.target_max_force_error is needed with trust = 'calibrated' "
+                                 "(or convergence.target_force_rmse)")
+        ratio = max_to_rmse(pairs, min_pairs=self.min_pairs)
+        ratio, how = (3 ** 0.5, "√3, none measured") if ratio is None else (ratio, "measured median")
+        return target_force_rmse * ratio, f"convergence.target_force_rmse x {ratio:.2f} (max/RMSE, {how})"
+
+    def fit(self, pairs: Pairs, target_force_rmse: float | None = None) -> Calibration:
+        """The calibration of ``pairs`` with these settings (target: :meth:`target`)."""
+        target, source = self.target(pairs, target_force_rmse)
+        return fit_calibration(pairs, target, self.quantile, self.min_pairs, self.hi_multiple, self.model,
+                               target_source=source)
 
 
 class SelectionSettings(StrictModel):
@@ -229,13 +246,6 @@ class SelectionSettings(StrictModel):
     def _not_adaptive(cls, value: str, info: ValidationInfo) -> str:
         if value == "calibrated" and info.data.get("adaptive_lower"):
             raise ValueError("trust = 'calibrated' and adaptive_lower = true exclude each other")
-        return value
-
-    @field_validator("calibration")
-    @classmethod
-    def _target(cls, value: CalibrationSettings, info: ValidationInfo) -> CalibrationSettings:
-        if info.data.get("trust") == "calibrated" and value.target_max_force_error is None:
-            raise ValueError("trust = 'calibrated' needs target_max_force_error (eV/Å)")
         return value
 
     @property
@@ -322,9 +332,9 @@ class RunConfig(StrictModel):
     train: TrainSettings = Field(default_factory=TrainSettings)
     warm_start: WarmStart = Field(default_factory=WarmStart)
     exploration: ExplorationSettings
-    selection: SelectionSettings = Field(default_factory=SelectionSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)  # after convergence: its validator reads it
     label: LabelerConfig = Field(..., description="labeler table, e.g. {kind = 'emt'}")
     label_policy: LabelPolicySettings = Field(default_factory=LabelPolicySettings)
     executor: ExecutorConfig = Field(default_factory=lambda: LocalSettings(max_workers=2))
@@ -336,6 +346,16 @@ class RunConfig(StrictModel):
         if (c.target_force_rmse is not None or c.target_energy_rmse is not None) and audit and not audit.enabled:
             raise ValueError("target_force_rmse / target_energy_rmse need audit.enabled = true")
         return c
+
+    @field_validator("selection")
+    @classmethod
+    def _calibration_target(cls, s: SelectionSettings, info: ValidationInfo) -> SelectionSettings:
+        conv = info.data.get("convergence")
+        if s.calibrated and s.calibration.target_max_force_error is None and conv is not None \
+                and conv.target_force_rmse is None:
+            raise ValueError("trust = 'calibrated' needs calibration.target_max_force_error (eV/Å), "
+                             "or convergence.target_force_rmse to derive it from")
+        return s
 
     @field_validator("elements")
     @classmethod

@@ -2,7 +2,8 @@
 the iteration's audit, when there is one: :mod:`pesgen.loop.audit_step`).
 
 With ``[selection] trust = "calibrated"`` the trust levels are fitted, per system, on the frames
-labeled in the earlier iterations (:func:`measured_pairs`; :mod:`pesgen.explore.calibration`);
+labeled in the earlier iterations and audited in this one (:func:`measured_pairs`;
+:mod:`pesgen.explore.calibration`);
 the fit and the levels go into the selection summary.
 """
 
@@ -27,18 +28,25 @@ log = logging.getLogger("pesgen.loop")
 
 
 def measured_pairs(run: RunDir, iteration: int) -> Pairs:
-    """(system, ε, true max atomic force error) of the frames labeled before ``iteration``, each
-    measured with its own iteration's model: the labeled candidates of every ``label.json``
-    (files written before the calibration named systems give pairs of system "", pooled only)."""
+    """(system, ε, true max atomic force error, force RMSE) of measured frames, each with its own
+    iteration's model: the labeled candidates of the iterations before ``iteration``
+    (``label.json``; files written before the calibration named systems give pairs of system "",
+    pooled only) and the audit frames of the iterations up to ``iteration`` (``audit.json``: the
+    audit runs before selection, with the model whose ε is being classified)."""
     parts = []
     for it in run.iterations():
-        if it >= iteration:
+        if it > iteration:
             break
-        label = run.read_summary(LabelSummary, it)
+        label = run.read_summary(LabelSummary, it) if it < iteration else None
         cal = (label.calibration or {}) if label else {}
         if cal.get("deviation"):
             parts.append(Pairs.of(cal.get("system") or "", cal["deviation"], cal["max_force_error"], "candidates",
                                   cal.get("rmse_f")))
+        audit = run.read_summary(AuditSummary, it)
+        if audit and audit.frames:
+            f = audit.frames
+            parts.append(Pairs.of([x["system"] for x in f], [x["deviation"] for x in f],
+                                  [x["max_force_error"] for x in f], "audit", [x["rmse_f"] for x in f]))
     return Pairs.concat(parts)
 
 
@@ -67,7 +75,8 @@ def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
               if s.strategy == "diverse" else PICKERS[s.strategy]())
     filters = [MinDistanceFilter(s.min_distance)] if s.min_distance else []
     rng = np.random.default_rng(step_seed(ctx.cfg.seed, iteration, "select"))
-    calib = s.calibration.fit(measured_pairs(ctx.run, iteration)) if s.calibrated else None
+    calib = (s.calibration.fit(measured_pairs(ctx.run, iteration), ctx.cfg.convergence.target_force_rmse)
+             if s.calibrated else None)
     classifier = s.classifier(calib)
     sel = select(rec, classifier, stage.label_cap, picker, rng, filters, skip_steps=s.skip_steps)
     f_lo = None
