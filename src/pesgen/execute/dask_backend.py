@@ -11,12 +11,11 @@ from __future__ import annotations
 from concurrent.futures import Executor, Future
 from typing import Any, Literal
 
+from pydantic import Field
+
 from pesgen.execute.errors import ExecutorConfigError
 from pesgen.execute.jobqueue import make_jobqueue_cluster
-from pesgen.schema import StrictModel
-
-_LOCAL_KEYS = {"n_workers", "threads_per_worker", "processes", "memory_limit",
-               "dashboard_address", "local_directory", "worker_class"}
+from pesgen.schema import StrictModel, parse
 
 
 def _distributed():
@@ -60,13 +59,9 @@ class DaskExecutor(Executor):
         self._own_cluster = None
         self._own_client = client is None
         if local is not None:
-            unknown = sorted(set(local) - _LOCAL_KEYS)
-            if unknown:
-                raise ExecutorConfigError(f"dask executor 'local': unknown key(s) {unknown}; "
-                                          f"allowed: {sorted(_LOCAL_KEYS)}")
-            opts = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
-                    "dashboard_address": None, **local}
-            cluster = self._own_cluster = distributed.LocalCluster(**opts)
+            opts = parse(LocalClusterSettings, local, "dask executor 'local'", ExecutorConfigError).model_dump(
+                exclude_none=True)
+            cluster = self._own_cluster = distributed.LocalCluster(dashboard_address=None, **opts)
         elif jobqueue is not None:
             cluster = self._own_cluster = make_jobqueue_cluster(jobqueue)
             if adapt is not None:
@@ -110,13 +105,26 @@ class DaskExecutor(Executor):
         return f"DaskExecutor(scheduler={self.client.scheduler.address!r})"
 
 
+class LocalClusterSettings(StrictModel):
+    """``[executor] kind = "dask"``, ``local = {...}``: the ``distributed.LocalCluster`` keywords
+    pesgen passes (``memory_limit`` per worker, e.g. "4GB"; no dashboard unless an address is given)."""
+
+    n_workers: int = Field(2, ge=1)
+    threads_per_worker: int = Field(1, ge=1)
+    processes: bool = True
+    memory_limit: str | int | None = None
+    dashboard_address: str | None = None
+    local_directory: str | None = None
+    worker_class: str | None = None
+
+
 class DaskSettings(StrictModel):
     """``[executor] kind = "dask"``: a :class:`DaskExecutor` (exactly one of ``address``, ``local``
     and ``jobqueue``; ``connect_timeout`` in s)."""
 
     kind: Literal["dask"]
     address: str | None = None
-    local: dict[str, Any] | None = None
+    local: LocalClusterSettings | None = None
     jobqueue: dict[str, Any] | None = None
     jobs: int | None = None
     adapt: dict[str, Any] | None = None
@@ -124,4 +132,5 @@ class DaskSettings(StrictModel):
     connect_timeout: float = 30.0
 
     def build(self) -> DaskExecutor:
-        return DaskExecutor(**self.model_dump(exclude={"kind"}))
+        return DaskExecutor(**self.model_dump(exclude={"kind", "local"}),
+                            local=None if self.local is None else self.local.model_dump(exclude_none=True))
