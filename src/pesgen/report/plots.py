@@ -238,8 +238,11 @@ def audit_errors(data: RunData, path: Path) -> Path | None:
             ax.axhline(target, color=COLORS["failed"], ls="--", lw=1.2, label=f"target {target:g} {unit}")
         ax.set_yscale("log")
         ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(f"audited {'force' if key == 'rmse_f' else 'energy'} RMSE ({unit})")
     axf.set_title("True error on random explored frames (audit), per system", fontsize=9)
+    if data.targets.get("force") is not None:
+        axf.legend(handles=axf.get_lines()[-1:], fontsize=6)
     axe.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
