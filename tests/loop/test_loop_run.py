@@ -282,3 +282,21 @@ def test_load_of_a_folder_that_is_no_run_is_a_model_file_error(tmp_path):
 
     with pytest.raises(ModelFileError, match="not a pesgen run directory"):
         pesgen.load(tmp_path)
+
+
+def test_failed_audit_labels_are_counted_and_left_out_of_the_errors(tmp_path):
+    # frames with an atomic force above 1 eV/Å are refused by the label policy (a "failed" label):
+    # the initial structures pass, some of the 600 K audit frames do not
+    text = write_tiny(tmp_path).read_text().replace("max_iterations = 2", "max_iterations = 1")
+    (tmp_path / "c.toml").write_text(text + "\n[label_policy]\nmax_force = 1.0\nmax_failed_ratio = 1.0\n")
+    run_loop(tmp_path / "c.toml", tmp_path / "run", quiet=True)
+    audit = json.loads((tmp_path / "run" / "iter.000000" / "audit.json").read_text())
+    report = audit["report"]
+    assert report["n_tasks"] == 8 and 0 < report["n_failed"] < 8
+    assert report["failure_kinds"] and report["n_labeled"] == 8 - report["n_failed"]
+    assert audit["stage_errors"]["n"] == len(audit["frames"]) == report["n_labeled"]
+    assert sum(s["n"] for s in audit["per_system"].values()) == report["n_labeled"]
+    assert sum(s["n_drawn"] for s in audit["per_system"].values()) == 8
+    failed = {p.task_id for _, _, p in Store(tmp_path / "run" / "store.db", readonly=True).failed()
+              if p.origin == "audit"}
+    assert len(failed) == report["n_failed"]
