@@ -131,6 +131,7 @@ def test_calibrated_levels_classify_each_system_with_its_own_window():
     assert sel.labels.tolist() == [ACCURATE, CANDIDATE, FAILED, ACCURATE, ACCURATE, CANDIDATE,
                                    ACCURATE, CANDIDATE, FAILED]
     assert [sel.per_system[s].f_lo for s in "abc"] == [0.05, 0.2, 0.1]
+    assert cl.f_hi_max == 0.8                      # the diverse picker needs features below it
 
 
 @pytest.mark.parametrize("kwargs", [{"target": 0.0}, {"target": 0.1, "quantile": 1.0}, {"target": 0.1, "min_pairs": 1},

@@ -168,6 +168,11 @@ class CalibratedLevels:
         """The trust window a system's frames are classified with."""
         return self.levels.get(system, self.default)
 
+    @property
+    def f_hi_max(self) -> float:
+        """The largest upper level of any window, eV/Å (every candidate lies below it)."""
+        return max([self.default.f_hi, *(w.f_hi for w in self.levels.values())])
+
     def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> Classes:
         """The class of every row with the system's window, and its lower levels."""
         return self.window(system).classify(columns, system)

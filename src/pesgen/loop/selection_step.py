@@ -18,7 +18,7 @@ from pesgen.explore.calibration import Calibration, Pairs
 from pesgen.explore.filters import MinDistanceFilter
 from pesgen.explore.pick import PICKERS, DiversePicker
 from pesgen.explore.records import read_record
-from pesgen.explore.select import select
+from pesgen.explore.select import CalibratedLevels, select
 from pesgen.loop.context import RunContext
 from pesgen.loop.rundir import RunDir
 from pesgen.loop.seeds import step_seed
@@ -71,13 +71,15 @@ def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
     rec = read_record(ctx.run.record_path(iteration))
     stage_index = ctx.schedule.stage_of(iteration)
     stage = ctx.schedule.stages[stage_index]
-    picker = (DiversePicker.of_record(rec, s.f_hi, lambda: load(ctx.run.model_path(iteration)))
-              if s.strategy == "diverse" else PICKERS[s.strategy]())
-    filters = [MinDistanceFilter(s.min_distance)] if s.min_distance else []
-    rng = np.random.default_rng(step_seed(ctx.cfg.seed, iteration, "select"))
     calib = (s.calibration.fit(measured_pairs(ctx.run, iteration), ctx.cfg.convergence.target_force_rmse)
              if s.calibrated else None)
     classifier = s.classifier(calib)
+    calibrated = classifier if isinstance(classifier, CalibratedLevels) else None
+    f_hi = calibrated.f_hi_max if calibrated else s.f_hi     # candidates lie below it
+    picker = (DiversePicker.of_record(rec, f_hi, lambda: load(ctx.run.model_path(iteration)))
+              if s.strategy == "diverse" else PICKERS[s.strategy]())
+    filters = [MinDistanceFilter(s.min_distance)] if s.min_distance else []
+    rng = np.random.default_rng(step_seed(ctx.cfg.seed, iteration, "select"))
     sel = select(rec, classifier, stage.label_cap, picker, rng, filters, skip_steps=s.skip_steps)
     f_lo = None
     if s.adaptive_lower:
@@ -92,9 +94,9 @@ def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
                          "rejected": len(p.rejected), "f_lo": p.f_lo}
                   for name, p in sel.per_system.items()}
     trust = {"f_lo": s.f_lo, "f_hi": s.f_hi, "adaptive_lower": s.adaptive_lower, "f_lo_adapted": f_lo}
-    if calib is not None:
+    if calib is not None and calibrated is not None:
         for name, entry in per_system.items():
-            entry["f_hi"] = classifier.window(name).f_hi  # type: ignore[union-attr]
+            entry["f_hi"] = calibrated.window(name).f_hi
             entry["levels_from"] = calib.fit_of(name)[1]
         pooled = calib.levels()
         trust |= {"trust": "calibrated", "f_lo_calibrated": pooled and pooled[0],
