@@ -170,7 +170,8 @@ def test_select_step_picks_capped_candidates_and_records_the_iteration(tmp_path)
 def test_select_step_with_calibrated_levels_fits_each_system_on_earlier_labels(tmp_path):
     cfg = _config(tmp_path, {'strategy = "diverse"': 'strategy = "random"\ntrust = "calibrated"\n'
                                                      '[selection.calibration]\ntarget_max_force_error = 0.3\n'
-                                                     'min_pairs = 4\nquantile = 0.5\nhi_multiple = 2.0'})
+                                                     'min_pairs = 4\nquantile = 0.5\nhi_multiple = 2.0\n'
+                                                     'model = "proportional"'})
     ctx = _context(tmp_path, cfg)
     _write_record(ctx, DEVI)
     first = select_step(ctx, 0)                          # nothing measured yet: the fixed levels

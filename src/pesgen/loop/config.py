@@ -191,7 +191,8 @@ class CalibrationSettings(StrictModel):
     quantile: float = Field(0.9, gt=0, lt=1, description="the fitted error line is this upper quantile")
     min_pairs: int = Field(10, ge=2, description="measured frames a system needs for its own levels")
     hi_multiple: float = Field(4.0, gt=1, description="f_hi: where the predicted error is this x the target")
-    model: Literal["proportional", "power"] = Field("proportional", description="err = k ε, or k ε^b")
+    model: Literal["proportional", "power"] = Field(
+        "power", description="err = k ε^b with b fitted (measured better with audit frames), or k ε")
 
     def target(self, pairs: Pairs, target_force_rmse: float | None = None) -> tuple[float, str]:
         """The target max force error (eV/Å) and where it comes from: ``target_max_force_error``, or
