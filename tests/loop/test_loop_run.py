@@ -15,8 +15,11 @@ import pesgen
 from pesgen.cli import app
 from pesgen.data.store import Store
 from pesgen.loop.errors import RunDirError
+from pesgen.loop.rundir import RunDir
 from pesgen.loop.runner import run_loop
 from pesgen.loop.status import iteration_rows
+from pesgen.loop.summaries import LabelSummary, SelectSummary
+from pesgen.report.html import write_report
 
 
 @pytest.fixture(scope="module")
@@ -300,3 +303,25 @@ def test_failed_audit_labels_are_counted_and_left_out_of_the_errors(tmp_path):
     failed = {p.task_id for _, _, p in Store(tmp_path / "run" / "store.db", readonly=True).failed()
               if p.origin == "audit"}
     assert len(failed) == report["n_failed"]
+
+
+def test_calibrated_trust_levels_fit_audits_and_candidates_in_a_run(tmp_path):
+    text = write_tiny(tmp_path).read_text().replace(
+        'strategy = "diverse"', 'strategy = "diverse"\ntrust = "calibrated"\n[selection.calibration]\nmin_pairs = 4'
+    ).replace("[convergence]", "[convergence]\ntarget_force_rmse = 0.5")
+    (tmp_path / "cal.toml").write_text(text)
+    result = run_loop(tmp_path / "cal.toml", tmp_path / "run", quiet=True)
+
+    run = RunDir(result.run_dir)
+    first, second = (run.read_summary(SelectSummary, it) for it in (0, 1))
+    cal = first.calibration                              # iteration 0: its own audit (8 frames) only
+    assert cal.sources == {"audit": 8} and cal.pooled is not None and cal.model == "power"
+    assert "convergence.target_force_rmse x" in cal.target_source and cal.target > 0.5 * 3 ** 0.5 - 1e-9
+    f_lo, f_hi = cal.levels()
+    assert first.f_lo == f_lo and first.f_hi == f_hi and 0 < f_lo < f_hi
+    assert {p["levels_from"] for p in first.per_system.values()} <= {"system", "pooled"}
+    n_labeled = len(run.read_summary(LabelSummary, 0).calibration.get("deviation", []))   # distinct frames
+    assert second.calibration.sources == {"audit": 16} | ({"candidates": n_labeled} if n_labeled else {})
+
+    page = write_report(result.run_dir, tmp_path / "report")
+    assert "Calibrated trust levels" in page.read_text()

@@ -59,7 +59,7 @@ def calibration_line(calib: Calibration) -> str:
     f_lo, f_hi = pooled.levels(calib.target, calib.hi_multiple)
     return (f"calibrated trust levels: err <= {pooled.k:.2f} ε^{pooled.exponent:.2f} (q={calib.quantile}, "
             f"{pooled.n_pairs} frames, scatter x{np.exp(pooled.scatter):.2f}) -> f_lo {f_lo:.3f}, f_hi {f_hi:.3f} eV/Å "
-            f"for {calib.target} eV/Å; {len(calib.per_system)} system(s) with their own levels")
+            f"for {calib.target:.3g} eV/Å; {len(calib.per_system)} system(s) with their own levels")
 
 
 def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
