@@ -15,14 +15,13 @@ Every recorded frame keeps its atoms while the audit is on
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import numpy as np
 
 from pesgen.explore.audit import AUDIT_COLUMNS, SystemErrors, draw_audit, pooled, upper_rmse
 from pesgen.loop.context import RunContext
-from pesgen.loop.labeling_step import calibration, clean_atoms, run_tasks
+from pesgen.loop.labeling_step import calibration, explored_task, run_tasks
 from pesgen.loop.seeds import step_seed
 from pesgen.loop.summaries import AuditSummary
 
@@ -49,9 +48,7 @@ def _errors_json(e: SystemErrors, drawn: int | None = None) -> dict:
 
 def audit_step(ctx: RunContext, iteration: int) -> AuditSummary:
     """Label ``iteration``'s audit sample and measure its ensemble on it; writes audit.json."""
-    from pesgen.data.store import Provenance
     from pesgen.explore.records import read_record
-    from pesgen.label import LabelTask, make_task_id
     from pesgen.model.io import load
 
     start = time.perf_counter()
@@ -62,13 +59,7 @@ def audit_step(ctx: RunContext, iteration: int) -> AuditSummary:
     h = ctx.labeler.settings_hash()
     tasks, row_of = [], {}
     for a in frames:
-        p = a.info.get("pressure_target")
-        prov = Provenance(iteration=iteration, origin="audit", system=str(a.info["system"]),
-                          temperature=float(a.info["temperature_target"]),
-                          pressure=None if p is None or not math.isfinite(float(p)) else float(p),
-                          walker=int(a.info["walker"]), step=int(a.info["step"]),
-                          deviation=float(a.info["max_devi_f"]))
-        task = LabelTask(make_task_id(a, h, iteration, salt="audit"), clean_atoms(a), prov)
+        task = explored_task(a, iteration, "audit", h, salt="audit")
         tasks.append(task)
         row_of[task.task_id] = int(a.info["record_row"])
     log.info("iteration %d: auditing %d frames of %d systems", iteration, len(tasks), len(drawn))

@@ -135,11 +135,24 @@ def calibration(ensemble, frames: list[Atoms]) -> dict[str, list[float]]:
     return out
 
 
+def explored_task(atoms: Atoms, iteration: int, origin: str, labeler_hash: str, salt: str = ""):
+    """The LabelTask of a frame of ``iteration``'s record, its walker's conditions (K, bar) and
+    deviation at exploration (eV/Å) as provenance."""
+    from pesgen.data.store import Provenance
+    from pesgen.label import LabelTask, make_task_id
+
+    p = atoms.info.get("pressure_target")
+    prov = Provenance(iteration=iteration, origin=origin, system=str(atoms.info["system"]),
+                      temperature=float(atoms.info["temperature_target"]),
+                      pressure=None if p is None or not math.isfinite(float(p)) else float(p),
+                      walker=int(atoms.info["walker"]), step=int(atoms.info["step"]),
+                      deviation=float(atoms.info["max_devi_f"]))
+    return LabelTask(make_task_id(atoms, labeler_hash, iteration, salt=salt), clean_atoms(atoms), prov)
+
+
 def label_step(ctx: RunContext, iteration: int) -> LabelSummary:
     """Label the frames selected in ``iteration``; writes label.json (report and calibration)."""
-    from pesgen.data.store import Provenance
     from pesgen.explore.records import read_record
-    from pesgen.label import LabelTask, make_task_id
     from pesgen.model.io import load
 
     start = time.perf_counter()
@@ -151,15 +164,7 @@ def label_step(ctx: RunContext, iteration: int) -> LabelSummary:
     rec = read_record(ctx.run.record_path(iteration))
     frames = rec.frames(rows) if rows else []
     h = ctx.labeler.settings_hash()
-    tasks = []
-    for a in frames:
-        p = a.info.get("pressure_target")
-        prov = Provenance(iteration=iteration, origin="explored", system=str(a.info["system"]),
-                          temperature=float(a.info["temperature_target"]),
-                          pressure=None if p is None or not math.isfinite(float(p)) else float(p),
-                          walker=int(a.info["walker"]), step=int(a.info["step"]),
-                          deviation=float(a.info["max_devi_f"]))
-        tasks.append(LabelTask(make_task_id(a, h, iteration), clean_atoms(a), prov))
+    tasks = [explored_task(a, iteration, "explored", h) for a in frames]
     report = run_tasks(ctx, tasks, iteration, f"iter {iteration} label", ctx.run.iter_dir(iteration) / "label_tasks")
     labeled = ctx.store.frames(iteration=iteration, origin="explored")
     calib: dict[str, Any] = {}
