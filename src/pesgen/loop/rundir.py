@@ -3,6 +3,7 @@
 Layout::
 
     RUN/
+      driver.lock            held (flock) by the one `pesgen run` driving the run: its pid and host
       config.toml            the config, copied verbatim
       run.json               where the config came from (to resolve its relative paths) and its digest
       state.json             which steps are done, their wall times, the stage schedule, how the run ended
@@ -27,9 +28,13 @@ are read and written as the typed summaries of :mod:`pesgen.loop.summaries`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -99,6 +104,7 @@ class RunDir:
         self.state_path = self.path / "state.json"
         self.store_path = self.path / "store.db"
         self.log_path = self.path / "log.txt"
+        self.lock_path = self.path / "driver.lock"
 
     # ----------------------------------------------------------------- paths
     def iter_dir(self, iteration: int) -> Path:
@@ -119,6 +125,34 @@ class RunDir:
     # ----------------------------------------------------------------- life cycle
     def exists(self) -> bool:
         return self.config_path.is_file()
+
+    def is_foreign(self) -> bool:
+        """The folder exists, holds files, and is no run directory (pesgen writes nothing into it)."""
+        return (self.path.is_dir() and not self.exists()
+                and any(p != self.lock_path for p in self.path.iterdir()))
+
+    @contextmanager
+    def driver_lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the run directory for the life of a driver (made if missing).
+
+        A second driver stops at once with :class:`RunDirError` naming the holder's pid and host;
+        the operating system releases the lock when the holder exits or is killed (even by
+        SIGKILL), so a resumed run never finds a stale lock.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 256).decode(errors="replace").strip() or "another process"
+                raise RunDirError(f"{self.path} is being run by {holder}; wait for it to end or stop it "
+                                  f"(one driver per run directory)") from None
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pesgen run (pid {os.getpid()} on host {socket.gethostname()})".encode())
+            yield
+        finally:
+            os.close(fd)
 
     def create(self, config_text: str, config_source: Path, digest: str) -> None:
         """Make the directory and copy the config (before any step runs)."""

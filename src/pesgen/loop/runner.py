@@ -132,6 +132,15 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
     cfg, structures, labeler, schedule = prepare(config_path, text, data, base)
     if run is None:
         run = RunDir(default_run_dir(config_path, cfg))
+    if run.is_foreign():
+        raise RunDirError(f"{run.path} exists, is not empty and is not a pesgen run directory")
+    with run.driver_lock():
+        return _drive(run, config_path, text, cfg, structures, labeler, schedule, console, quiet)
+
+
+def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, schedule, console: Console,
+           quiet: bool) -> RunResult:
+    """run_loop's body, under the run directory's driver lock."""
     digest = config_digest(text)
     if run.exists():
         stored = config_digest(run.config_path.read_text())
@@ -141,8 +150,6 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
                               f"{run.path}` to resume it with its own config")
         resumed = True
     else:
-        if run.path.exists() and any(run.path.iterdir()):
-            raise RunDirError(f"{run.path} exists, is not empty and is not a pesgen run directory")
         run.create(text, config_path, digest)
         resumed = False
     state = run.load_state()
