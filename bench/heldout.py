@@ -112,6 +112,27 @@ def cached_set(name: str, seed: int, version: int, build: Callable[[int], Heldou
     return out, path
 
 
+def load_set(name: str, seed: int, version: int, build: Callable[..., HeldoutSet], verbose: bool = True,
+             cache: Path | None = None) -> HeldoutSet:
+    """:func:`cached_set` with ``build(seed, verbose)``, naming the file when ``verbose``."""
+    sets, path = cached_set(name, seed, version, lambda s: build(s, verbose), cache)
+    if verbose:
+        print(f"held-out set: {path}")
+    return sets
+
+
+def main(name: str, version: int, build: Callable[[int], HeldoutSet], description: str) -> None:
+    """The command line of a held-out set script: build (or read) it and print its categories."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: bench/.cache)")
+    args = parser.parse_args()
+    sets, path = cached_set(name, args.seed, version, build, args.cache)
+    print(summary(sets, path))
+
+
 def summary(sets: HeldoutSet, path: Path) -> str:
     """One line per category: frames and atoms per frame."""
     lines = [f"{path}: {sum(map(len, sets.values()))} frames in {len(sets)} categories"]

@@ -24,7 +24,6 @@ builds the cache file and prints its path, categories and the liquids' MSD.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tomllib
 from pathlib import Path
@@ -34,7 +33,7 @@ from ase import Atoms
 from ase.build import fcc111, hcp0001
 
 sys.path.insert(0, str(Path(__file__).parent))
-from heldout import HeldoutSet, cached_set, category_rng, labelled, md_frames, rattled, scaled, summary  # noqa: E402
+from heldout import HeldoutSet, category_rng, labelled, load_set, main, md_frames, rattled, scaled  # noqa: E402
 from pesgen.label import make_labeler  # noqa: E402
 from pesgen.structures.alloys import build_prototype  # noqa: E402
 from pesgen.structures.crystals import crystal, reference_volume  # noqa: E402
@@ -114,16 +113,8 @@ def _alloy_fcc108() -> Atoms:
 
 def heldout_set(seed: int = 0, verbose: bool = True, cache: Path | None = None) -> HeldoutSet:
     """The Al–Mg/MEAM held-out set of ``seed`` (built on first use, then read from the cache)."""
-    sets, path = cached_set("almg", seed, VERSION, lambda s: build(s, verbose), cache)
-    if verbose:
-        print(f"held-out set: {path}")
-    return sets
+    return load_set("almg", seed, VERSION, build, verbose, cache)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: bench/.cache)")
-    args = parser.parse_args()
-    sets, path = cached_set("almg", args.seed, VERSION, build, args.cache)
-    print(summary(sets, path))
+    main("almg", VERSION, build, __doc__.splitlines()[0])

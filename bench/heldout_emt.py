@@ -19,7 +19,6 @@ have an RNG of their own. ``heldout_set(seed)`` returns ``{category: [Atoms], ..
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from ase.build import bulk, fcc100, fcc110, fcc111
 from ase.calculators.emt import EMT
 
 sys.path.insert(0, str(Path(__file__).parent))
-from heldout import HeldoutSet, cached_set, category_rng, labelled, md_frames, rattled, scaled, summary  # noqa: E402
+from heldout import HeldoutSet, category_rng, labelled, load_set, main, md_frames, rattled, scaled  # noqa: E402
 from pesgen.structures.crystals import crystal  # noqa: E402
 
 A_FCC = 4.05  # Å, EMT Al is within 0.5 % of this
@@ -74,16 +73,8 @@ def build(seed: int, verbose: bool = True) -> HeldoutSet:
 
 def heldout_set(seed: int = 0, verbose: bool = True, cache: Path | None = None) -> HeldoutSet:
     """The Al/EMT held-out set of ``seed`` (built on first use, then read from the cache)."""
-    sets, path = cached_set("emt", seed, VERSION, lambda s: build(s, verbose), cache)
-    if verbose:
-        print(f"held-out set: {path}")
-    return sets
+    return load_set("emt", seed, VERSION, build, verbose, cache)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: bench/.cache)")
-    args = parser.parse_args()
-    sets, path = cached_set("emt", args.seed, VERSION, build, args.cache)
-    print(summary(sets, path))
+    main("emt", VERSION, build, __doc__.splitlines()[0])
