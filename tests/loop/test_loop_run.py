@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from ase.calculators.emt import EMT
 from loop_testkit import write_tiny
 from typer.testing import CliRunner
@@ -166,6 +167,52 @@ def test_status_load_export(finished_run, tmp_path):
     again = pesgen.load(out)
     frames = Store(run / "store.db", readonly=True).frames()[:2]
     assert np.allclose(again.evaluate(frames)["forces"].numpy(), ens.evaluate(frames)["forces"].numpy())
+
+
+def test_export_to_deepmd_from_the_run(finished_run, tmp_path):
+    """`pesgen export RUN --format deepmd --out DIR`: one DeePMD-kit model per member, min_nbor_dist
+    from the run's store (so `dp compress` needs no training data), the members' numbers."""
+    pytest.importorskip("deepmd.pt.model.model", reason="DeePMD-kit (PyTorch) not installed")
+    from deepmd.infer import DeepPot
+
+    from pesgen.model.stats import min_neighbor_distance
+
+    folder, _, _ = finished_run
+    run, out = folder / "run", tmp_path / "dp"
+    result = CliRunner().invoke(app, ["export", str(run), "--format", "deepmd", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "graph.000.pth", "graph.001.pth"]
+    ens = pesgen.load(run)
+    frames = Store(run / "store.db", readonly=True).frames()
+    dist = min_neighbor_distance(frames, ens.type_map, ens.rcut)
+    assert float(torch.jit.load(str(out / "graph.001.pth")).min_nbor_dist) == pytest.approx(dist, rel=1e-12)
+    assert f"min_nbor_dist {dist:.4f} Å" in (out / "README.md").read_text()
+    atoms = frames[-1]
+    dp = DeepPot(str(out / "graph.001.pth"))
+    e, f, _ = dp.eval(atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, 9),
+                      [dp.get_type_map().index(s) for s in atoms.get_chemical_symbols()])
+    ours = ens.evaluate(atoms)
+    assert float(e.ravel()[0]) == pytest.approx(ours["energy_members"][1, 0].item(), rel=1e-9)
+    np.testing.assert_allclose(f.reshape(-1, 3), ours["forces_members"][1].numpy(), atol=1e-9)
+
+
+def test_export_refuses_an_unknown_format_and_missing_destinations(finished_run, tmp_path):
+    run = str(finished_run[0] / "run")
+    for args, message in ((["--format", "lammps", "--out", str(tmp_path)], "choose one of pesgen, deepmd"),
+                          ([], "--format pesgen needs --model FILE"),
+                          (["--format", "deepmd"], "--format deepmd needs --out DIR"),
+                          (["--format", "deepmd", "--out", str(tmp_path), "--compress", "--iteration", "7"],
+                           "iteration 7 has no trained model")):
+        result = CliRunner().invoke(app, ["export", run, *args])
+        assert result.exit_code == 1 and message in result.output, (args, result.output)
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "nothing.pt"), "--model", str(tmp_path / "x.pt")])
+    assert result.exit_code == 1 and "no such run directory or model file" in result.output
+    assert not (tmp_path / "x.pt").exists()
+    model_file = RunDir(run).latest_model()  # a model file exports too (copied, pesgen format)
+    result = CliRunner().invoke(app, ["export", str(model_file), "--model", str(tmp_path / "x.pt")])
+    assert result.exit_code == 0, result.output
+    copied, original = pesgen.load(tmp_path / "x.pt").module.state_dict(), pesgen.load(model_file).module.state_dict()
+    assert all(torch.equal(copied[k], original[k]) for k in original)
 
 
 def test_report_writes_html_and_plots(finished_run, tmp_path):

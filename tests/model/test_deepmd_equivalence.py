@@ -1,7 +1,7 @@
 """pesgen's DeepPot-SE gives DeePMD-kit's numbers for the same weights (skipped without DeePMD-kit).
 
-DeePMD-kit is not a dependency; where it is installed (see ARCHITECTURE.md for the recipe) this
-test loads pesgen weights into DeePMD-kit's own PyTorch model and compares energy, forces, virial.
+DeePMD-kit is an optional extra (pesgen[deepmd]; CI installs it, scripts/setup.sh): this test loads
+pesgen weights into DeePMD-kit's own PyTorch model and compares energy, forces, virial.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 from model_testkit import alcu_cell, emt_frames
 
 import pesgen
-from pesgen.model.deepmd_weights import deepmd_model_params, deepmd_state_dict
+from pesgen.model.deepmd_export import deepmd_member
 
-deepmd_model = pytest.importorskip("deepmd.pt.model.model", reason="DeePMD-kit (PyTorch) not installed")
+pytest.importorskip("deepmd.pt.model.model", reason="DeePMD-kit (PyTorch) not installed")
 
 
 @pytest.mark.parametrize("type_one_side", [True, False])
@@ -23,12 +23,7 @@ def test_same_numbers_as_deepmd_kit(type_one_side):
     warnings.filterwarnings("ignore")
     model = pesgen.DeepPot(type_map=["Al", "Cu"], rcut=5.5, rcut_smth=2.0, seed=4, type_one_side=type_one_side)
     model.compute_statistics(emt_frames(4), auto_sel=True)
-    dm = deepmd_model.get_model(deepmd_model_params(model.module)).double()
-    state = dm.state_dict()
-    ours = deepmd_state_dict(model.module)
-    assert set(ours) <= set(state)
-    state.update(ours)
-    dm.load_state_dict(state)
+    dm = deepmd_member(model.module)
     atoms = alcu_cell(seed=61, rattle=0.15)
     species = torch.tensor([model.type_map.index(s) for s in atoms.get_chemical_symbols()]).reshape(1, -1)
     ref = dm(torch.tensor(atoms.positions).reshape(1, -1), species, torch.tensor(atoms.cell.array).reshape(1, 9))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from model_testkit import alcu_cell, emt_frames
 
@@ -19,3 +20,14 @@ def test_weights_round_trip_through_deepmd_names():
     assert not torch.equal(other.evaluate(atoms)["forces"], model.evaluate(atoms)["forces"])
     load_deepmd_state_dict(other.module, deepmd_state_dict(model.module))
     assert torch.equal(other.evaluate(atoms)["forces"], model.evaluate(atoms)["forces"])
+
+
+def test_deepmd_export_without_deepmd_kit_says_how_to_install_it(model, monkeypatch, tmp_path):
+    import sys
+
+    from pesgen.model.deepmd_export import DeepmdExportError, write_deepmd
+
+    monkeypatch.setitem(sys.modules, "deepmd", None)  # `import deepmd` raises ImportError
+    with pytest.raises(DeepmdExportError, match=r"pesgen\[deepmd\].*docs/interop.md|docs/interop.md.*pesgen\[deepmd\]"):
+        write_deepmd(model.module, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

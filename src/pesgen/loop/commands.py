@@ -73,19 +73,34 @@ def status(run_dir: Path = typer.Argument(..., help="A run directory."),
 
 
 def export(
-    run_dir: Path = typer.Argument(..., help="A run directory."),
-    model: Path = typer.Option(..., "--model", "-m", help="Write the latest ensemble to this file."),
+    source: Path = typer.Argument(..., help="A run directory, or a pesgen model file."),
+    model: Path = typer.Option(None, "--model", "-m", help="--format pesgen: write the ensemble to this file."),
     iteration: int = typer.Option(None, "--iteration", help="Export this iteration's ensemble instead."),
+    fmt: str = typer.Option("pesgen", "--format", "-f", help="pesgen (one model file, --model) or deepmd "
+                            "(DeePMD-kit 3.x frozen models graph.000.pth ... and a README, --out)."),
+    out: Path = typer.Option(None, "--out", "-o", help="--format deepmd: the folder to write."),
+    compress: bool = typer.Option(False, "--compress", help="--format deepmd: also write "
+                                  "graph.NNN.compressed.pth (dp --pt compress)."),
+    min_nbor_dist: float = typer.Option(None, "--min-nbor-dist", help="--format deepmd: the shortest interatomic "
+                                        "distance of the training data, Å (default: from the run's store; "
+                                        "compression needs it)."),
 ) -> None:
-    """Write a run's latest (or a given iteration's) ensemble to a model file."""
-    from pesgen.loop.rundir import RunDir
-    from pesgen.model.io import ModelFileError, load
+    """Write a run's latest (or a given iteration's) ensemble, or a model file's, to a pesgen model file
+    or to DeePMD-kit models (docs/interop.md)."""
+    from pesgen.errors import PesgenError
+    from pesgen.loop.export import FORMATS, export_deepmd, export_source
 
-    run = RunDir(run_dir)
-    run.check()
-    path = run.latest_model() if iteration is None else run.model_path(iteration)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: iteration {iteration} has no trained model")
-    ens = load(path)
-    ens.save(model)
-    console.print(f"wrote {model} ({ens!r}, from {path})", highlight=False)
+    if fmt not in FORMATS:
+        raise PesgenError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt == "pesgen" and model is None:
+        raise PesgenError("--format pesgen needs --model FILE")
+    if fmt == "deepmd" and out is None:
+        raise PesgenError("--format deepmd needs --out DIR")
+    src = export_source(source, iteration)
+    if fmt == "pesgen":
+        src.model.save(model)
+        console.print(f"wrote {model} ({src.model!r}, from {src.path})", highlight=False)
+        return
+    result = export_deepmd(src, out, compress=compress, min_nbor_dist=min_nbor_dist)
+    files = [p.name for p in result.models + result.compressed]
+    console.print(f"wrote {out}: {' '.join(files)} and README.md (DeePMD-kit, from {src.path})", highlight=False)

@@ -104,3 +104,19 @@ def energy_bias(frames: Sequence[Atoms], type_map: Sequence[str],
         energies = [atoms.get_potential_energy() for atoms in frames]
     bias, *_ = np.linalg.lstsq(counts, np.asarray(energies, dtype=np.float64), rcond=None)
     return bias
+
+
+def min_neighbor_distance(frames: Iterable[Atoms], type_map: Sequence[str], rcut: float,
+                          chunk: int = 64) -> float | None:
+    """The shortest interatomic distance (Å) within ``rcut`` over ``frames`` (periodic images
+    included), None when no pair is that close; DeePMD-kit's ``min_nbor_dist``, which sets the
+    range of a compressed model's tables."""
+    best = math.inf
+    frames = list(frames)
+    for start in range(0, len(frames), chunk):
+        batch = Batch.from_atoms(frames[start:start + chunk], type_map)
+        nl = neighbor_list(batch, rcut)
+        if nl.n_edges:
+            r = nl.vectors(batch.positions, batch.cell, batch.frame).norm(dim=-1)
+            best = min(best, float(r.min()))
+    return None if math.isinf(best) else best
