@@ -13,7 +13,7 @@ pesgen run examples/al-emt/config.toml --dir "$RUN" "$@" || rc=$?
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then exit "$rc"; fi
 pesgen status "$RUN"
 pesgen report "$RUN"
-pesgen export "$RUN" --model "$RUN/al-emt-model.pt"
+pesgen export "$RUN" --out "$RUN/al-emt-model.pt"
 echo "model:  $RUN/al-emt-model.pt   (python: pesgen.load(\"$RUN/al-emt-model.pt\") or pesgen.load(\"$RUN\"))"
 echo "report: $RUN/report/index.html"
 if [ "$rc" -eq 3 ]; then echo "note: the run finished without converging (pesgen run exit status 3; see pesgen status $RUN)"; fi

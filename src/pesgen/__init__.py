@@ -8,12 +8,14 @@ Public API::
     ens.save("ens.pt"); pesgen.load("ens.pt")
     calc = pesgen.PesgenCalculator(ens)   # ASE calculator
     pesgen.check_potential(my_potential)  # does a potential of your own honour the contract?
+    result = pesgen.run("config.toml", "run-al")   # the active-learning loop (also a dict or a RunConfig)
+    result.converged, result.model, result.audit   # a pesgen.RunResult
 """
 
 from pesgen.version import __version__
 
-__all__ = ["DeepPot", "Ensemble", "PesgenCalculator", "Potential", "TrainSettings", "check_potential", "load", "train",
-           "__version__"]
+__all__ = ["DeepPot", "Ensemble", "PesgenCalculator", "Potential", "RunConfig", "RunResult", "TrainSettings",
+           "check_potential", "load", "run", "train", "__version__"]
 
 # Imported lazily so that `pesgen --help` and the light sub-packages do not pay for torch.
 _LAZY = {
@@ -23,6 +25,9 @@ _LAZY = {
     "Potential": "pesgen.model.contract",
     "check_potential": "pesgen.model.contract",
     "load": "pesgen.loop.rundir",  # a model file, or a run directory's latest ensemble
+    "run": "pesgen.loop.runner",
+    "RunConfig": "pesgen.loop.config",
+    "RunResult": "pesgen.loop.runner",
     "train": "pesgen.training.trainer",
     "TrainSettings": "pesgen.training.config",
 }

@@ -11,6 +11,7 @@ converging (deviation rule or audited-error targets not met; its last lines say 
 
 from __future__ import annotations
 
+import inspect
 import os
 
 # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. On a machine shared
@@ -19,6 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pathlib import Path  # noqa: E402
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -35,8 +37,24 @@ from pesgen.validate.commands import evaluate_command, test_command
 console = Console()
 
 
+#: the order ``pesgen --help`` lists the commands in: a run's workflow, then the tools; a command
+#: not named here comes last
+ORDER = ("init", "run", "status", "check", "report", "test", "evaluate", "export", "import-dpgen", "data", "model",
+         "train", "demo")
+
+
 class _Commands(TyperGroup):
-    """The root group: the one handler of every command's errors (see the module docstring)."""
+    """The root group: the one handler of every command's errors (see the module docstring), the
+    commands in workflow order, and tidy ``--help`` texts (:func:`_tidy_help`)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: k for k, name in enumerate(ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(ORDER)))
+
+    def parse_args(self, ctx, args):
+        _tidy_help(self, ctx)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         try:
@@ -47,8 +65,23 @@ class _Commands(TyperGroup):
             raise typer.Exit(code=1) from err
 
 
+def _tidy_help(command: click.Command, ctx: click.Context) -> None:
+    """Help that reads well, in this command and every sub-command: a flag takes no value, so no
+    ``<bool>`` after it (typer shows one), the help option included; a docstring's paragraphs
+    flow as one line each (typer keeps the source's line breaks; click's ``\\b`` keeps them)."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False):   # typer options are no click.Option
+            param.metavar = ""
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub, ctx)
+
+
 app = typer.Typer(help="pesgen: machine-learned interatomic potentials by active learning (DP-GEN).",
-                  no_args_is_help=True, add_completion=False, cls=_Commands)
+                  epilog="Exit status: 0 done (for run: converged), 1 error, 2 bad command line, 3 run finished "
+                         "without converging.", no_args_is_help=True, add_completion=False, cls=_Commands)
 model_app = typer.Typer(help="Inspect trained models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 app.add_typer(data_app, name="data")
@@ -69,12 +102,23 @@ def main(
 
 
 @model_app.command("info")
-def model_info(path: Path = typer.Argument(..., help="A model file written by pesgen.")) -> None:
+def model_info(
+    path: Path = typer.Argument(..., help="A model file written by pesgen, or a run directory (its latest ensemble)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON instead."),
+) -> None:
     """Print the hyperparameters, type map, statistics and size of a saved model or ensemble."""
-    from pesgen.model.io import describe
+    from pesgen.loop.rundir import model_file
+    from pesgen.model.io import describe, model_facts
 
-    text = describe(path)
-    console.print(text, soft_wrap=True, highlight=False)
+    path = model_file(path)
+    if as_json:
+        import json
+
+        from pesgen.loop.rundir import json_default
+
+        typer.echo(json.dumps(model_facts(path), indent=1, default=json_default))
+        return
+    console.print(describe(path), soft_wrap=True, highlight=False)
 
 
 app.command("train")(train_command)

@@ -91,12 +91,12 @@ def _range(lo_hi: tuple[float, float] | None, fmt: str = "{:.4f}") -> str:
 
 
 @app.command("info")
-def info_command(store: Path = typer.Argument(..., help="The store file.")) -> None:
+def info_command(store: Path = typer.Argument(..., help="The store file, or a run directory (its store).")) -> None:
     """Counts per composition, iteration, origin and labeler; failures by reason; label ranges."""
-    from pesgen.data.store import Store
+    from pesgen.data.store import Store, store_file
     from pesgen.data.summary import summarize
 
-    s = summarize(Store(store, readonly=True))
+    s = summarize(Store(store_file(store), readonly=True))
     console.print(f"[bold]{s.path}[/bold]: {s.labeled} labeled frames, {s.failed} failed "
                   f"(journal: {s.journal_mode})", highlight=False)
     console.print(f"energy per atom: {_range(s.energy_per_atom)} eV/atom;  "

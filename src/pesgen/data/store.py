@@ -44,9 +44,17 @@ from pesgen.data.provenance import (
     to_key_value_pairs,
 )
 
-__all__ = ["Store", "Provenance", "StoreError", "STORE_FORMAT_VERSION"]
+__all__ = ["Store", "Provenance", "StoreError", "STORE_FILE", "STORE_FORMAT_VERSION", "store_file"]
 
 STORE_FORMAT_VERSION = 1
+#: the store's file name in a folder that holds one (a run directory)
+STORE_FILE = "store.db"
+
+
+def store_file(path: str | Path) -> Path:
+    """``path`` itself, or the store of the folder ``path`` (a run directory: ``RUN/store.db``)."""
+    path = Path(path)
+    return path / STORE_FILE if path.is_dir() else path
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _COLUMNS = "id, numbers, positions, cell, pbc, energy, forces, stress, key_value_pairs"
 _FAILED_SQL = "id IN (SELECT id FROM number_key_values WHERE key='failed' AND value=1)"

@@ -36,9 +36,10 @@ def run(
     dir: Path = typer.Option(None, "--dir", "-d", help="Run directory (default: ./run-NAME)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Run the active-learning loop (train -> explore -> audit -> select -> label) until converged;
-    resumes a stopped or killed run in the same directory where it stopped. Exit status: 0
-    converged, 3 finished without converging, 1 error."""
+    """Run the active-learning loop (train, explore, audit, select, label) until converged.
+
+    The same command resumes a stopped or killed run where it stopped. Exit status: 0 converged,
+    3 finished without converging, 1 error."""
     from pesgen.loop.runner import run_loop
 
     result = run_loop(config, dir, console=console, quiet=quiet)
@@ -53,9 +54,11 @@ def run(
 
 
 def status(run_dir: Path = typer.Argument(..., help="A run directory."),
+           wide: bool = typer.Option(False, "--wide", "-w", help="All columns: train RMSEs, energies, "
+                                     "explored frames, the time of each step."),
            as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON: the run's state and "
                                         "one row per iteration (audit errors per system included).")) -> None:
-    """Print the per-iteration table of a run."""
+    """Print the per-iteration table of a run (80 columns; --wide for all of them)."""
     from pesgen.loop.status import status_json, status_table
 
     if as_json:
@@ -66,24 +69,35 @@ def status(run_dir: Path = typer.Argument(..., help="A run directory."),
         typer.echo(json.dumps(status_json(run_dir), indent=1, default=json_default, allow_nan=False))
         return
 
-    table, where = status_table(run_dir)
-    out = console if console.is_terminal else Console(width=max(console.width, 160))
-    out.print(table)
-    out.print(where, highlight=False)
+    view = status_table(run_dir, wide=wide)
+    out = line_console(console, wide)
+    out.print(view.table)
+    out.print(view.legend, highlight=False, soft_wrap=not console.is_terminal)
+    out.print(view.where, highlight=False, soft_wrap=not console.is_terminal)
+
+
+def line_console(console: Console, wide: bool = False) -> Console:
+    """The console to print a table on: ``console`` on a terminal; elsewhere (a file, a Slurm log)
+    or for a ``wide`` table one that never cuts or wraps a line, so each row stays one line."""
+    if console.is_terminal and not wide:
+        return console
+    return Console(width=100_000, file=console.file, force_terminal=console.is_terminal,
+                   no_color=not console.is_terminal, highlight=False)
 
 
 def export(
     source: Path = typer.Argument(..., help="A run directory, or a pesgen model file."),
-    model: Path = typer.Option(None, "--model", "-m", help="--format pesgen: write the ensemble to this file."),
+    out: Path = typer.Option(None, "--out", "-o", help="What to write: the model file (--format pesgen) or the "
+                             "folder (--format deepmd)."),
     iteration: int = typer.Option(None, "--iteration", help="Export this iteration's ensemble instead."),
-    fmt: str = typer.Option("pesgen", "--format", "-f", help="pesgen (one model file, --model) or deepmd "
-                            "(DeePMD-kit 3.x frozen models graph.000.pth ... and a README, --out)."),
-    out: Path = typer.Option(None, "--out", "-o", help="--format deepmd: the folder to write."),
+    fmt: str = typer.Option("pesgen", "--format", "-f", help="pesgen (one model file) or deepmd "
+                            "(DeePMD-kit 3.x frozen models graph.000.pth ... and a README)."),
     compress: bool = typer.Option(False, "--compress", help="--format deepmd: also write "
                                   "graph.NNN.compressed.pth (dp --pt compress)."),
     min_nbor_dist: float = typer.Option(None, "--min-nbor-dist", help="--format deepmd: the shortest interatomic "
                                         "distance of the training data, Å (default: from the run's store; "
                                         "compression needs it)."),
+    model: Path = typer.Option(None, "--model", "-m", hidden=True, help="The old name of --out (--format pesgen)."),
 ) -> None:
     """Write a run's latest (or a given iteration's) ensemble, or a model file's, to a pesgen model file
     or to DeePMD-kit models (docs/interop.md)."""
@@ -92,15 +106,18 @@ def export(
 
     if fmt not in FORMATS:
         raise PesgenError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if fmt == "pesgen" and model is None:
-        raise PesgenError("--format pesgen needs --model FILE")
-    if fmt == "deepmd" and out is None:
-        raise PesgenError("--format deepmd needs --out DIR")
+    if model is not None:
+        if out is not None or fmt != "pesgen":
+            raise PesgenError("--model is the old name of --out (--format pesgen); give --out alone")
+        out = model
+    if out is None:
+        raise PesgenError(f"--format {fmt} needs --out {'FILE' if fmt == 'pesgen' else 'DIR'}")
     src = export_source(source, iteration)
     if fmt == "pesgen":
-        src.model.save(model)
-        console.print(f"wrote {model} ({src.model!r}, from {src.path})", highlight=False)
+        src.model.save(out)
+        console.print(f"wrote {out} ({src.model!r}, from {src.path})", highlight=False, soft_wrap=True)
         return
     result = export_deepmd(src, out, compress=compress, min_nbor_dist=min_nbor_dist)
     files = [p.name for p in result.models + result.compressed]
-    console.print(f"wrote {out}: {' '.join(files)} and README.md (DeePMD-kit, from {src.path})", highlight=False)
+    console.print(f"wrote {out}: {' '.join(files)} and README.md (DeePMD-kit, from {src.path})", highlight=False,
+                  soft_wrap=True)

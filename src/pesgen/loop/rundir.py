@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pesgen.data.store import STORE_FILE
 from pesgen.loop.errors import RunDirError
 from pesgen.loop.summaries import (
     STATE_VERSION,
@@ -102,7 +103,7 @@ class RunDir:
         self.config_path = self.path / "config.toml"
         self.run_json = self.path / "run.json"
         self.state_path = self.path / "state.json"
-        self.store_path = self.path / "store.db"
+        self.store_path = self.path / STORE_FILE
         self.log_path = self.path / "log.txt"
         self.lock_path = self.path / "driver.lock"
 
@@ -228,25 +229,25 @@ class RunDir:
 
 def load(path: str | Path, device: str = "cpu"):
     """A saved DeepPot or Ensemble: a model file, or a run directory's latest ensemble (``pesgen.load``)."""
-    if Path(path).is_dir():
-        return load_latest(path, device=device)
     from pesgen.model.io import load as load_file
 
-    return load_file(path, device=device)
+    return load_file(model_file(path), device=device)
 
 
-def load_latest(path: str | Path, device: str = "cpu"):
-    """The latest trained ensemble of a run directory (``pesgen.load(RUN)``).
+def model_file(path: str | Path) -> Path:
+    """``path`` itself, or for a run directory its latest ensemble's file.
 
     Raises:
-        ModelFileError: ``path`` is not a run directory or no iteration finished training.
+        ModelFileError: ``path`` is a folder but no run directory, or no iteration finished training.
     """
-    from pesgen.model.io import ModelFileError, load
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    from pesgen.model.io import ModelFileError
 
     run = RunDir(path)
     try:
         run.check()
-        model = run.latest_model()
+        return run.latest_model()
     except RunDirError as err:
         raise ModelFileError(str(err)) from err
-    return load(model, device=device)

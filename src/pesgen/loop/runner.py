@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,23 @@ log = logging.getLogger("pesgen.loop")
 
 @dataclass
 class RunResult:
-    """How a run ended."""
+    """How a run ended (what :func:`run` and :func:`run_loop` return).
+
+    Attributes:
+        run_dir: the run directory.
+        finished: the run ended (converged, or ``max_iterations`` / a stage's iteration cap reached).
+        converged: the last stage converged (``pesgen run`` exits 0; else 3).
+        reason: why it ended, with the rule and its numbers.
+        iterations: iterations with at least one step done.
+        model: the latest trained ensemble's file (``pesgen.load(model)``); None before any training.
+        labels: labeled frames in the store (initial, explored, audit and imported).
+        failed_labels: labels that failed (recorded, never trained on).
+        audit: the last audited iteration's errors pooled over its stage's systems (``rmse_f``
+            eV/Å, ``rmse_e`` meV/atom, their ``upper_*`` confidence bounds, ``n`` frames,
+            ``confidence``) and ``per_system`` (system -> ``n``, ``rmse_f``, ``rmse_e``,
+            ``max_force_error``); None without an audit. The model of ``model`` was trained
+            on these frames afterwards, so they bound its error from above.
+    """
 
     run_dir: Path
     finished: bool
@@ -37,6 +55,14 @@ class RunResult:
     reason: str
     iterations: int
     model: Path | None
+    labels: int = 0
+    failed_labels: int = 0
+    audit: dict[str, Any] | None = None
+
+    @property
+    def exit_status(self) -> int:
+        """``pesgen run``'s exit status: 0 converged, 3 finished (or stopped) without converging."""
+        return 0 if self.converged else 3
 
 
 def default_run_dir(config_path: Path, cfg: RunConfig) -> Path:
@@ -118,9 +144,61 @@ def iteration_line(run: RunDir, it: int, state: RunState) -> str:
     return " | ".join(parts)
 
 
+def run(config: str | Path | Mapping[str, Any] | RunConfig, run_dir: str | Path | None = None, *,
+        quiet: bool = True, console: Console | None = None) -> RunResult:
+    """Run (or resume) the active-learning loop: ``pesgen.run(config, run_dir)``, the Python form of
+    ``pesgen run CONFIG --dir RUN_DIR``.
+
+    Args:
+        config: a TOML config file, a run directory to resume, a dict of the config's tables
+            (as ``tomllib`` reads a file), or a :class:`~pesgen.loop.config.RunConfig`. Relative
+            paths in a dict or config object are relative to the current folder; the run
+            directory keeps the config as ``config.toml``, so ``pesgen run RUN_DIR`` resumes it.
+        run_dir: the run directory (default ``./run-NAME``; ignored when ``config`` is one).
+        quiet: no progress bars (the default here; the log still goes to ``RUN_DIR/log.txt``).
+        console: where the iteration lines go (default: stdout).
+
+    Returns:
+        A :class:`RunResult`: whether it converged and why, the latest model, the labels, and
+        the last audited errors.
+
+    Raises:
+        ConfigError: the config is invalid (nothing written).
+        RunDirError: the run directory holds another config, or another driver runs in it.
+        RunStopped: a step cannot go on (e.g. too many failed labels); progress is kept.
+    """
+    if isinstance(config, str | Path):
+        return run_loop(config, run_dir, console=console, quiet=quiet)
+    data = config.model_dump(mode="json", exclude_none=True) if isinstance(config, RunConfig) else dict(config)
+    return run_loop(TOML_SOURCE, run_dir, console=console, quiet=quiet, config_text=config_toml(data))
+
+
+#: how a config given as a dict or RunConfig is named in messages and in RUN/run.json
+TOML_SOURCE = "<python config>"
+
+
+def config_toml(data: Mapping[str, Any]) -> str:
+    """The TOML text of a config table (what the run directory keeps); None values are dropped
+    (TOML has no null: an unset key takes its default)."""
+    import tomlkit
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): clean(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return tomlkit.dumps(clean(data))
+
+
 def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: Console | None = None,
-             quiet: bool = False) -> RunResult:
-    """Run (or resume) the active-learning loop of a config file or run directory.
+             quiet: bool = False, config_text: str | None = None) -> RunResult:
+    """Run (or resume) the active-learning loop of a config file or run directory (or of
+    ``config_text``, a config's TOML text, whose relative paths are relative to the current
+    folder; ``source`` then only names it in messages).
 
     Raises:
         ConfigError: the config is invalid (nothing written).
@@ -128,7 +206,12 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
         RunStopped: a step cannot go on (e.g. too many failed labels); progress is kept.
     """
     console = console or Console()
-    config_path, text, data, base, run = open_run(source, run_dir)
+    if config_text is None:
+        config_path, text, data, base, run = open_run(source, run_dir)
+    else:
+        config_path, text, base = Path.cwd() / str(source), config_text, Path.cwd()
+        data = tomllib.loads(text)
+        run = RunDir(run_dir) if run_dir is not None else None
     cfg, structures, labeler, schedule = prepare(config_path, text, data, base)
     if run is None:
         run = RunDir(default_run_dir(config_path, cfg))
@@ -254,10 +337,18 @@ def _schedule_reason(ctx: RunContext, it: int) -> str:
 
 
 def _result(ctx: RunContext) -> RunResult:
+    from pesgen.loop.summaries import AuditSummary
+
     state = ctx.state
     try:
         model = ctx.run.latest_model()
     except RunDirError:
         model = None
+    audit = None
+    for it in reversed(ctx.run.iterations()):
+        if (au := ctx.run.read_summary(AuditSummary, it)) is not None and au.stage_errors.get("n"):
+            audit = {**au.stage_errors, "iteration": it, "per_system": au.per_system}
+            break
     return RunResult(ctx.run.path, state.finished, bool(state.converged), str(state.reason or ""),
-                     len(state.iterations()), model)
+                     len(state.iterations()), model, labels=len(ctx.store), failed_labels=ctx.store.count_failed(),
+                     audit=audit)

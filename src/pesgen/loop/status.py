@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from pesgen.loop.rundir import STEPS, RunDir
 
 
 def iteration_rows(run_dir: str | Path) -> list[dict[str, Any]]:
-    """One dict per iteration with its explored frames, class ratios, labels, RMSEs (energies
-    eV/atom), the audit (``audit``: per system and pooled over the stage, energies meV/atom;
+    """One dict per iteration with its explored frames, class ratios, labels, RMSEs (forces eV/Å,
+    energies meV/atom), the audit (``audit``: per system and pooled over the stage, energies meV/atom;
     None without one), the convergence verdict and wall times (s)."""
     run = RunDir(run_dir)
     run.check()
@@ -33,7 +36,7 @@ def iteration_rows(run_dir: str | Path) -> list[dict[str, Any]]:
             "labeled": la.report.n_labeled_total if la else None,
             "failed_labels": la.report.n_failed_total if la else None,
             "dataset": tr.n_frames if tr else None,
-            "rmse_e_trn": tr.rmse_e_trn if tr else None, "rmse_e_val": tr.rmse_e_val if tr else None,
+            "rmse_e_trn": _mev(tr.rmse_e_trn) if tr else None, "rmse_e_val": _mev(tr.rmse_e_val) if tr else None,
             "rmse_f_trn": tr.rmse_f_trn if tr else None, "rmse_f_val": tr.rmse_f_val if tr else None,
             "walkers_stopped": ex.walkers_stopped if ex else None,
             "audit": None if au is None else {"per_system": au.per_system, "stage": au.stage_errors,
@@ -50,6 +53,11 @@ def iteration_rows(run_dir: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _mev(x: float | None) -> float | None:
+    """eV/atom -> meV/atom."""
+    return None if x is None else 1000.0 * x
+
+
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}"
 
@@ -58,33 +66,83 @@ def _num(x: Any, fmt: str = "{}") -> str:
     return "" if x is None else fmt.format(x)
 
 
-def status_table(run_dir: str | Path) -> tuple[Table, str]:
-    """A rich table of :func:`iteration_rows` and a line saying where the run stands."""
+def _times(r: dict[str, Any]) -> str:
+    return "/".join("-" if r[f"time_{s}"] is None else f"{r[f'time_{s}']:.0f}" for s in STEPS)
+
+
+def _total_time(r: dict[str, Any]) -> str:
+    times = [r[f"time_{s}"] for s in STEPS if r[f"time_{s}"] is not None]
+    return f"{sum(times):.0f}" if times else ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the status table: its header (units in the legend below the table), how a
+    row's cell reads, whether the default (80-column) table shows it, and, for a column shown by
+    default only where it says something, the row key that must be non-zero in some row."""
+
+    header: str
+    cell: Callable[[dict[str, Any]], str]
+    default: bool
+    only_if: str | None = None
+
+
+#: every column of ``pesgen status --wide``; the default table shows those marked ``default``
+COLUMNS = (
+    Column("iter", lambda r: str(r["iteration"]), True),
+    Column("stage", lambda r: r["stage"] or "", True),
+    Column("frames", lambda r: _num(r["frames"]), False),
+    Column("acc\n%", lambda r: _pct(r["accurate"]), True),
+    Column("cand\n%", lambda r: _pct(r["candidate"]), True),
+    Column("fail\n%", lambda r: _pct(r["failed"]), True),
+    Column("labeled", lambda r: _num(r["labeled"]), True),
+    Column("label\nfailed", lambda r: _num(r["failed_labels"]), True, only_if="failed_labels"),
+    Column("data\nset", lambda r: _num(r["dataset"]), True),
+    Column("F trn", lambda r: _num(r["rmse_f_trn"], "{:.3f}"), False),
+    Column("F val", lambda r: _num(r["rmse_f_val"], "{:.3f}"), True),
+    Column("E trn", lambda r: _num(r["rmse_e_trn"], "{:.1f}"), False),
+    Column("E val", lambda r: _num(r["rmse_e_val"], "{:.1f}"), False),
+    Column("audit\nframes", lambda r: _num(r["audit"] and r["audit"]["labeled"]), False, only_if="audit"),
+    Column("audit\nF", lambda r: _num(r["audit_worst_rmse_f"], "{:.3f}"), True, only_if="audit"),
+    Column("audit\nE", lambda r: _num(r["audit_worst_rmse_e"], "{:.1f}"), True, only_if="audit"),
+    Column("time\n(s)", _total_time, True),
+    Column("time train/explore/\naudit/select/label (s)", _times, False),
+)
+
+LEGEND = ("acc/cand/fail: % of explored frames; labeled: candidates labeled; data set: frames trained on; "
+          "F: force RMSE (eV/Å), val: validation frames; E: energy RMSE (meV/atom); audit: the worst "
+          "system's on its audit frames; time: the iteration's steps")
+
+
+@dataclass
+class StatusView:
+    """What ``pesgen status`` prints: the table, the legend of its headers, where the run stands."""
+
+    table: Table
+    legend: str
+    where: str
+
+
+def status_table(run_dir: str | Path, wide: bool = False) -> StatusView:
+    """A rich table of :func:`iteration_rows`, its legend and a line saying where the run stands. The default
+    table fits 80 columns (the columns marked ``default`` in :data:`COLUMNS`, the conditional ones
+    only when some row has them); ``wide``: every column."""
     run = RunDir(run_dir)
     state = run.load_state()
     rows = iteration_rows(run_dir)
-    table = Table(title=f"pesgen run {run.path}", show_lines=False)
-    for name in ("iter", "stage", "frames", "acc %", "cand %", "fail %", "labeled", "failed labels",
-                 "dataset", "RMSE F trn/val (eV/Å)", "RMSE E trn/val (meV/atom)",
-                 "audit worst F (eV/Å) / E (meV/atom)", "time train/explore/audit/select/label (s)"):
-        table.add_column(name, justify="right")
+    columns = [c for c in COLUMNS if wide or (c.default and (c.only_if is None or any(r[c.only_if] for r in rows)))]
+    table = Table(title=f"pesgen run {run.path}", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1), collapse_padding=True)
+    for c in columns:
+        table.add_column(c.header, justify="left" if c.header == "stage" else "right", no_wrap=True)
     for r in rows:
-        e = ("" if r["rmse_e_trn"] is None else
-             f"{1000 * r['rmse_e_trn']:.1f}/" + ("" if r["rmse_e_val"] is None else f"{1000 * r['rmse_e_val']:.1f}"))
-        f = ("" if r["rmse_f_trn"] is None else
-             f"{r['rmse_f_trn']:.3f}/" + ("" if r["rmse_f_val"] is None else f"{r['rmse_f_val']:.3f}"))
-        times = "/".join("-" if r[f"time_{s}"] is None else f"{r[f'time_{s}']:.0f}" for s in STEPS)
-        audit = ("" if r["audit_worst_rmse_f"] is None else
-                 f"{r['audit_worst_rmse_f']:.3f}/{r['audit_worst_rmse_e']:.1f}")
-        table.add_row(str(r["iteration"]), r["stage"] or "", _num(r["frames"]), _pct(r["accurate"]),
-                      _pct(r["candidate"]), _pct(r["failed"]), _num(r["labeled"]), _num(r["failed_labels"]),
-                      _num(r["dataset"]), f, e, audit, times)
+        table.add_row(*(c.cell(r) for c in columns))
     if state.finished:
         where = f"finished: {state.reason}"
     else:
         done = state.done
         where = f"not finished; last step done: {done[-1] if done else 'none'} (run `pesgen run {run.path}` to go on)"
-    return table, where
+    return StatusView(table, LEGEND, where)
 
 
 def status_json(run_dir: str | Path) -> dict[str, Any]:

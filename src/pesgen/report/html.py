@@ -54,7 +54,7 @@ def _iteration_table(data: RunData) -> str:
                      _scaled(r["failed"], 100, "{:.1f}"),
                      _fmt(r["labeled"], "{}"), _fmt(r["failed_labels"], "{}"), _fmt(r["dataset"], "{}"),
                      _fmt(r["rmse_f_trn"]), _fmt(r["rmse_f_val"]),
-                     _scaled(r["rmse_e_val"], 1000, "{:.1f}"), _fmt(r["audit_worst_rmse_f"]),
+                     _fmt(r["rmse_e_val"], "{:.1f}"), _fmt(r["audit_worst_rmse_f"]),
                      _fmt(r["audit_worst_rmse_e"], "{:.1f}"), times])
     return _table(["iter", "stage", "frames", "acc %", "cand %", "fail %", "labeled", "failed labels",
                    "dataset", "RMSE F trn", "RMSE F val (eV/Å)", "RMSE E val (meV/atom)",

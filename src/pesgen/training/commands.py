@@ -33,7 +33,8 @@ def train_command(
     members: int | None = typer.Option(None, "--members", help="Ensemble size (overrides the config)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (overrides the config)."),
     init: Path | None = typer.Option(None, "--init", help="Warm start from this ensemble file."),
-    type_map: str | None = typer.Option(None, "--type-map", help="Species order, e.g. Al,Mg (default: sorted)."),
+    type_map: str | None = typer.Option(None, "--type-map",
+                                        help="Species order, e.g. Al,Mg (default: by atomic number)."),
 ) -> None:
     """Train an ensemble of Deep Potentials (all members at once) and save it."""
     from pesgen.data.importers import read_labeled

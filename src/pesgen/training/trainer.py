@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from pesgen.data.deepmd_format import default_type_map
 from pesgen.model.deeppot import DeepPot
 from pesgen.model.ensemble import Ensemble
 from pesgen.model.stacked_model import DTYPES
@@ -42,7 +43,7 @@ def _type_map(frames: Sequence[Atoms], init: Ensemble | None, type_map: Sequence
         return init.type_map
     if type_map is not None:
         return list(type_map)
-    return sorted({s for a in frames for s in a.get_chemical_symbols()})
+    return default_type_map(frames)
 
 
 def evaluate_rmse(module, systems: Sequence[System], rcut: float, chunk_atoms: int = 4096) -> dict[str, list[float]]:
