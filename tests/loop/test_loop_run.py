@@ -240,6 +240,8 @@ def test_pesgen_test_on_a_run_goes_into_its_report(finished_run, tmp_path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "rep" / "index.html").read_text()
     assert "E0 fcc" in page and "emt" in page
+    summary = page.split("<h2>Convergence</h2>")[0]           # the Table-I rows in the summary too
+    assert "E0 fcc" in summary and "not measured yet" not in summary
 
 
 def test_finished_run_resumes_as_a_no_op_and_refuses_another_config(finished_run):

@@ -144,3 +144,47 @@ def test_one_type_map_default_for_training_and_export():
     ens = pesgen.train(frames, {"n_members": 1, "numb_steps": 2, "disp_freq": 1, "validation_fraction": 0.0,
                                 "model": {"rcut": 4.0, "neuron": [4, 8], "axis_neuron": 2, "fitting_neuron": [8]}})
     assert ens.type_map == default_type_map(frames) == ["Ni", "Cu"]     # not alphabetical
+
+
+def test_report_states_what_the_run_gives(finished, tmp_path):
+    """The summary first (version, labels, the final model's audited error, a hint to run pesgen
+    test), the convergence rule with its numbers, the systems, the labeled frames with files."""
+    from ase.io import read
+
+    from pesgen.report.html import write_report
+
+    folder, _, result = finished
+    page = write_report(folder / "run", tmp_path / "rep").read_text()
+    summary = page.split("<h2>Convergence</h2>")[0]
+    assert "tiny" in summary and f"pesgen {pesgen.__version__}" in summary and "wall time" in summary
+    assert f"{result.labels} labeled" in summary and "finished without converging" in summary
+    audit = result.audit
+    assert f"force RMSE <b>{audit['rmse_f']:.3f} eV/Å</b>" in summary
+    assert f"energy RMSE <b>{audit['rmse_e']:.1f} meV/atom</b>" in summary
+    assert "pesgen test" in summary and "not measured yet" in summary
+    train = json.loads((folder / "run" / "iter.000001" / "train.json").read_text())
+    assert f"on {train['n_valid']} held-out frames" in summary and train["n_valid"] > 0
+    convergence = page.split("<h2>Convergence</h2>")[1].split("<h2>")[0]
+    assert "at least 99.9% of its explored frames are accurate" in convergence
+    assert "no error targets are set" in convergence and "max_iterations=2" in convergence
+    systems = page.split("<h2>Systems</h2>")[1].split("<h2>")[0]
+    for name, s in audit["per_system"].items():
+        assert f"<td>{name}</td>" in systems and f"<td>{s['rmse_f']:.3f}</td>" in systems
+    labeled = page.split("<h2>Labeled frames</h2>")[1].split("<h2>")[0]
+    frames = read(tmp_path / "rep" / "frames" / "iter.000000.extxyz", index=":")
+    selection = json.loads((folder / "run" / "iter.000000" / "selection.json").read_text())
+    audit0 = json.loads((folder / "run" / "iter.000000" / "audit.json").read_text())
+    assert len(frames) == len(set(selection["selected_rows"]) | set(audit0["rows"]))
+    assert 'href="frames/iter.000000.extxyz"' in labeled and 'href="frames/iter.000001.extxyz"' in labeled
+    iterations = page.split("<h2>Iterations</h2>")[1].split("<h2>")[0]
+    assert "val frames" in iterations and f"<td>{train['n_valid']}</td>" in iterations
+
+
+def test_run_output_in_a_log_keeps_each_line_whole(finished):
+    """`pesgen run` off a terminal (a Slurm log): the long lines are not broken at 80 columns."""
+    folder, _, result = finished
+    out = runner.invoke(app, ["run", str(folder / "run"), "-q"])
+    assert out.exit_code == 3, out.output
+    lines = out.output.splitlines()
+    assert f"run already finished: {result.reason}" in lines and len(result.reason) > 100
+    assert f"status: pesgen status {folder / 'run'}    report: pesgen report {folder / 'run'}" in lines

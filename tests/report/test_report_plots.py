@@ -92,3 +92,68 @@ def test_audit_plot_draws_each_system_and_the_targets(tmp_path):
     with_targets = plots.audit_errors(data, tmp_path / "t.png")
     assert with_targets.read_bytes() != plain.read_bytes()          # the target lines are drawn
     assert plots.audit_errors(_data(), tmp_path / "none.png") is None  # no audit: no plot
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plot functions close after saving, kept open for inspection."""
+    kept = []
+    monkeypatch.setattr(plots.plt, "close", kept.append)
+    return kept
+
+
+def test_ratio_plot_legend_sits_off_the_lines_and_iterations_are_whole(tmp_path, figures):
+    plots.ratios_and_dataset(_data(3), tmp_path / "r.png")
+    fig = figures[-1]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y1 < ax.get_window_extent(renderer).y0           # below the axes, clear of the 100 % line
+
+
+def test_every_histogram_has_axis_labels(tmp_path, figures):
+    plots.deviation_histograms(_data(6), tmp_path / "d.png")
+    panels = [ax for ax in figures[-1].axes if ax.axison]
+    assert len(panels) == 6
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in panels)
+
+
+@pytest.mark.parametrize("fn", [plots.learning_curves, plots.parity, plots.calibration])
+def test_iteration_colours_have_a_colour_bar(fn, tmp_path, figures):
+    fn(_data(4), tmp_path / "x.png")
+    bars = [ax for ax in figures[-1].axes if ax.get_ylabel() == "iteration"]
+    assert len(bars) == 1
+    assert [t.get_text() for t in bars[0].get_yticklabels()] == ["0", "1", "2", "3"]
+
+
+def test_calibration_axes_fit_the_points(tmp_path, figures):
+    data = _data(3)
+    plots.calibration(data, tmp_path / "c.png")
+    ax = figures[-1].axes[0]
+    for key, (lo, hi) in (("deviation", ax.get_xlim()), ("max_force_error", ax.get_ylim())):
+        values = np.concatenate([d.calibration[key] for d in data.iterations])
+        assert values.min() / 1.3 <= lo <= values.min() and values.max() <= hi <= values.max() * 1.3
+
+
+def test_validation_parity_labels_do_not_overlap():
+    from matplotlib.text import Text
+
+    from pesgen.validate.plots import caption, plot_parity
+
+    rows = [{"group": "surfaces", "unit": "J/m^2", "quantity": f"E_s Al ({h}{k}{l}) relaxed", "model": 0.9 + 0.001 * n,
+             "reference": 0.9 + 0.0012 * n} for n, (h, k, l) in enumerate(
+                 [(1, 0, 0), (1, 1, 0), (1, 1, 1), (2, 1, 0), (2, 1, 1), (2, 2, 1), (3, 1, 0), (3, 1, 1)])]
+    fig = plot_parity({"rows": rows}, "surfaces", "J/m^2", "surface formation energies", "relaxed")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(t, renderer) for t in fig.axes[0].texts]   # the text, not its line
+    assert len(boxes) == 8 and {t.get_text() for t in fig.axes[0].texts} >= {"(111) relaxed", "(100) relaxed"}
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)
+    assert caption("eos_Al") == "Al: energy against volume of each crystal (equation of state)"
+    assert caption("alloys_vacancy").startswith("vacancy formation energies")

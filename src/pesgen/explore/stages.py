@@ -325,6 +325,12 @@ class Schedule:
         """Index of the stage the next iteration belongs to."""
         return self._current
 
+    def stage_label(self, s: int) -> str:
+        """How stage ``s`` is named everywhere: ``stage s`` (numbered from 0, as
+        ``exploration.stages[s]`` of the config) and its name when it has another one."""
+        name = self.stages[s].name
+        return f"stage {s}" + (f" ({name})" if name and name != f"stage {s}" else "")
+
     def stage_of(self, iteration: int) -> int:
         """Stage index of an iteration already planned or the next one to plan."""
         if iteration in self._stage_of:
@@ -374,11 +380,11 @@ class Schedule:
         verdict = stage.verdict(stats)
         conv = verdict.converged
         if conv and done_iters >= stage.min_iterations:
-            self.events.append(f"stage {s} converged at iteration {iteration}: {verdict.text}")
+            self.events.append(f"{self.stage_label(s)} converged at iteration {iteration}: {verdict.text}")
             self._advance(converged=True)
         elif done_iters >= stage.max_iterations:
             self.events.append(
-                f"stage {s} reached max_iterations={stage.max_iterations} without converging "
+                f"{self.stage_label(s)} reached max_iterations={stage.max_iterations} without converging "
                 f"(last accurate ratio {stats.accurate_ratio[-1]:.4f}; {verdict.text})"
             )
             self._advance(converged=False)

@@ -1,4 +1,7 @@
-"""``pesgen init | run | status | export``: typer functions, registered in :mod:`pesgen.cli`."""
+"""``pesgen init | run | status | export``: typer functions, registered in :mod:`pesgen.cli`.
+
+Lines are printed with ``soft_wrap``: rich never breaks them, so a log file or a Slurm output
+holds each iteration line and each suggested command whole (a terminal wraps them itself)."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ def init(
     if out.exists() and not force:
         raise PesgenError(f"{out} exists (use --force to overwrite)")
     out.write_text(template_text(example))
-    console.print(f"wrote {out}; edit it, then: pesgen run {out}", highlight=False)
+    console.print(f"wrote {out}; edit it, then: pesgen run {out}", highlight=False, soft_wrap=True)
 
 
 def run(
@@ -43,13 +46,14 @@ def run(
     from pesgen.loop.runner import run_loop
 
     result = run_loop(config, dir, console=console, quiet=quiet)
-    console.print(f"run directory: {result.run_dir}", highlight=False)
+    console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
     if result.model is not None:
-        console.print(f"model (latest ensemble): {result.model}", highlight=False)
+        console.print(f"model (latest ensemble): {result.model}", highlight=False, soft_wrap=True)
     console.print(f"status: pesgen status {result.run_dir}    report: pesgen report {result.run_dir}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if not result.converged:
-        console.print(f"exit status {NOT_CONVERGED}: the run finished without converging", highlight=False)
+        console.print(f"exit status {NOT_CONVERGED}: the run finished without converging", highlight=False,
+                      soft_wrap=True)
         raise typer.Exit(code=NOT_CONVERGED)
 
 

@@ -257,7 +257,7 @@ def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, 
 
 def _say(ctx: RunContext, text: str) -> None:
     log.info("%s", text)
-    ctx.console.print(text, highlight=False)
+    ctx.console.print(text, highlight=False, soft_wrap=True)   # one line in a log, however long
 
 
 def _finish(ctx: RunContext, reason: str, converged: bool) -> None:
@@ -304,7 +304,8 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
         if it + 1 >= cfg.max_iterations:
             _say(ctx, iteration_line(run, it, state))
             _finish(ctx, f"not converged: stopped at max_iterations={cfg.max_iterations} before the last stage "
-                         f"converged (stage {ctx.schedule.current_stage + 1} of {len(ctx.schedule.stages)}); "
+                         f"converged (at {ctx.schedule.stage_label(ctx.schedule.current_stage)}, stages 0 to "
+                         f"{len(ctx.schedule.stages) - 1}); "
                          f"last iteration: {_verdict_text(ctx, it)}", False)
             break
         key = f"{it}/label"
@@ -328,9 +329,9 @@ def _verdict_text(ctx: RunContext, it: int) -> str:
 
 def _schedule_reason(ctx: RunContext, it: int) -> str:
     sched = ctx.schedule
-    last = sched.stages[-1].name or f"stage {len(sched.stages) - 1}"
+    last = sched.stage_label(len(sched.stages) - 1)
     if sched.converged:
-        return f"converged: the last stage ({last}) converged at iteration {it}: {_verdict_text(ctx, it)}"
+        return f"converged: the last stage, {last}, converged at iteration {it}: {_verdict_text(ctx, it)}"
     events = [e for e in sched.events if "max_iterations" in e]
     why = events[-1] if events else "the last stage ended"
     return f"not converged: {why}"

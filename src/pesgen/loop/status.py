@@ -16,8 +16,9 @@ from pesgen.loop.rundir import STEPS, RunDir
 
 def iteration_rows(run_dir: str | Path) -> list[dict[str, Any]]:
     """One dict per iteration with its explored frames, class ratios, labels, RMSEs (forces eV/Å,
-    energies meV/atom), the audit (``audit``: per system and pooled over the stage, energies meV/atom;
-    None without one), the convergence verdict and wall times (s)."""
+    energies meV/atom; ``n_valid``: the validation frames), the audit (``audit``: per system and
+    pooled over the stage, energies meV/atom; None without one), the convergence verdict and wall
+    times (s)."""
     run = RunDir(run_dir)
     run.check()
     state = run.load_state()
@@ -38,6 +39,7 @@ def iteration_rows(run_dir: str | Path) -> list[dict[str, Any]]:
             "dataset": tr.n_frames if tr else None,
             "rmse_e_trn": _mev(tr.rmse_e_trn) if tr else None, "rmse_e_val": _mev(tr.rmse_e_val) if tr else None,
             "rmse_f_trn": tr.rmse_f_trn if tr else None, "rmse_f_val": tr.rmse_f_val if tr else None,
+            "n_valid": tr.n_valid if tr else None,
             "walkers_stopped": ex.walkers_stopped if ex else None,
             "audit": None if au is None else {"per_system": au.per_system, "stage": au.stage_errors,
                                               "labeled": au.report.n_labeled_total,
@@ -100,6 +102,7 @@ COLUMNS = (
     Column("data\nset", lambda r: _num(r["dataset"]), True),
     Column("F trn", lambda r: _num(r["rmse_f_trn"], "{:.3f}"), False),
     Column("F val", lambda r: _num(r["rmse_f_val"], "{:.3f}"), True),
+    Column("val\nframes", lambda r: _num(r["n_valid"]), False),
     Column("E trn", lambda r: _num(r["rmse_e_trn"], "{:.1f}"), False),
     Column("E val", lambda r: _num(r["rmse_e_val"], "{:.1f}"), False),
     Column("audit\nframes", lambda r: _num(r["audit"] and r["audit"]["labeled"]), False, only_if="audit"),

@@ -80,7 +80,9 @@ class InitialSummary(Summary):
 class TrainSummary(Summary):
     """TRAIN of one iteration: frames trained on, settings that change between iterations, and
     the ensemble-mean RMSE at the last learning-curve point that has it (energy eV/atom, force
-    eV/Å; None without validation frames); the learning curve holds ensemble means per point."""
+    eV/Å; None without validation frames); the learning curve holds ensemble means per point;
+    ``n_valid``: the frames held out for the validation RMSEs (None in files written before it
+    existed)."""
 
     STEP: ClassVar[str] = "train"
     iteration: int
@@ -94,6 +96,7 @@ class TrainSummary(Summary):
     rmse_f_val: float | None
     learning_curve: list[dict[str, Any]]
     wall_time: float
+    n_valid: int | None = None
 
 
 @dataclass

@@ -82,6 +82,7 @@ def train_step(ctx: RunContext, iteration: int) -> TrainSummary:
         rmse_e_trn=_mean_last(curve, "rmse_e_trn"), rmse_f_trn=_mean_last(curve, "rmse_f_trn"),
         rmse_e_val=_mean_last(curve, "rmse_e_val"), rmse_f_val=_mean_last(curve, "rmse_f_val"),
         learning_curve=[{k: (float(np.mean(v)) if isinstance(v, list) else v) for k, v in p.items()} for p in curve],
-        wall_time=time.perf_counter() - start)
+        wall_time=time.perf_counter() - start,
+        n_valid=ensemble.metadata["training_history"][-1]["n_frames_valid"])
     ctx.run.write_summary(summary)
     return summary

@@ -7,22 +7,29 @@ from pathlib import Path
 
 import numpy as np
 
-from pesgen.loop.rundir import VALIDATION_DIR
+from pesgen.loop.rundir import STEPS, RunDir
 from pesgen.report import plots
 from pesgen.report.collect import RunData, collect
+from pesgen.report.sections import convergence_section, labels_section, summary_section, systems_section, table
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>pesgen report: {title}</title>
 <style>
-body {{ font-family: sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
+body {{ font-family: sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }}
+.scroll {{ overflow-x: auto; max-width: 100%; }}
+table {{ border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0 1em; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 5px; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
 th {{ background: #f0f0f0; }}
-img {{ max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }}
+table.summary {{ font-size: 0.9em; }}
+table.summary td {{ text-align: left; }}
+table.summary th {{ white-space: nowrap; vertical-align: top; }}
+figure {{ margin: 0.5em 0 1.5em; }}
+img {{ max-width: 100%; border: 1px solid #eee; }}
+figcaption {{ font-size: 0.85em; color: #444; }}
 pre {{ background: #f7f7f7; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }}
 </style></head><body>
 <h1>pesgen run {title}</h1>
-<p>{status}</p>
 {body}
 </body></html>
 """
@@ -38,27 +45,21 @@ def _scaled(x, factor: float, fmt: str) -> str:
     return "" if x is None else _fmt(factor * x, fmt)
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _iteration_table(data: RunData) -> str:
     rows = []
     for r in data.rows:
-        times = "/".join("-" if r[f"time_{s}"] is None else f"{r[f'time_{s}']:.0f}"
-                         for s in ("train", "explore", "select", "label"))
+        times = "/".join("-" if r[f"time_{s}"] is None else f"{r[f'time_{s}']:.0f}" for s in STEPS)
         rows.append([str(r["iteration"]), r["stage"] or "", _fmt(r["frames"], "{}"),
                      _scaled(r["accurate"], 100, "{:.1f}"), _scaled(r["candidate"], 100, "{:.1f}"),
                      _scaled(r["failed"], 100, "{:.1f}"),
                      _fmt(r["labeled"], "{}"), _fmt(r["failed_labels"], "{}"), _fmt(r["dataset"], "{}"),
-                     _fmt(r["rmse_f_trn"]), _fmt(r["rmse_f_val"]),
-                     _fmt(r["rmse_e_val"], "{:.1f}"), _fmt(r["audit_worst_rmse_f"]),
+                     _fmt(r["rmse_f_trn"]), _fmt(r["rmse_f_val"]), _fmt(r["rmse_e_val"], "{:.1f}"),
+                     _fmt(r["n_valid"], "{}"), _fmt(r["audit_worst_rmse_f"]),
                      _fmt(r["audit_worst_rmse_e"], "{:.1f}"), times])
-    return _table(["iter", "stage", "frames", "acc %", "cand %", "fail %", "labeled", "failed labels",
-                   "dataset", "RMSE F trn", "RMSE F val (eV/Å)", "RMSE E val (meV/atom)",
-                   "audit worst F (eV/Å)", "audit worst E (meV/atom)", "time train/explore/select/label (s)"], rows)
+    return table(["iter", "stage", "explored", "acc %", "cand %", "fail %", "labeled", "failed labels",
+                  "dataset", "F RMSE trn (eV/Å)", "F RMSE val (eV/Å)", "E RMSE val (meV/atom)", "val frames",
+                  "audit worst F (eV/Å)", "audit worst E (meV/atom)",
+                  "time " + "/".join(STEPS) + " (s)"], rows)
 
 
 def _calibration_table(data: RunData) -> str:
@@ -79,7 +80,7 @@ def _calibration_table(data: RunData) -> str:
                      _fmt(float(1000 * np.sqrt(np.mean((el - em) ** 2))), "{:.1f}")])
     if not rows:
         return "<p>No labeled candidates yet.</p>"
-    return _table(["iter", "labeled", "median ε (eV/Å)", "median true max error (eV/Å)", "median error/ε",
+    return table(["iter", "labeled", "median ε (eV/Å)", "median true max error (eV/Å)", "median error/ε",
                    "error/ε q90", "Spearman(ε, error)", "force RMSE (eV/Å)", "energy RMSE (meV/atom)"], rows)
 
 
@@ -99,16 +100,16 @@ def _levels_table(data: RunData) -> str:
                      _fmt(f_hi), f"{len(cal.per_system)} system(s) with their own"])
     if not rows:
         return ""
-    return "<h3>Calibrated trust levels</h3>" + _table(
+    return "<h3>Calibrated trust levels</h3>" + table(
         ["iter", "pairs", "k (quantile)", "exponent", "scatter (x)", "coverage", "pooled f_lo (eV/Å)",
          "pooled f_hi (eV/Å)", "per system"], rows)
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``index.html`` and its PNG plots into ``out`` (default ``RUN/report``); returns the page."""
-    data = collect(run_dir)
-    out = Path(out) if out is not None else data.run_dir / "report"
+    out = Path(out) if out is not None else RunDir(run_dir).path / "report"
     out.mkdir(parents=True, exist_ok=True)
+    data = collect(run_dir, out)
     figures = [
         ("Explored frames and dataset", plots.ratios_and_dataset, "ratios.png",
          "Share of explored frames that are accurate (ε < f_lo), candidates and failed (ε ≥ f_hi) per "
@@ -128,31 +129,28 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
          "True maximal atomic force error of every labeled candidate against its predicted deviation ε. "
          "The paper notes the indicator has no theory; this measures it every iteration."),
     ]
-    body = ["<h2>Iterations</h2>", _iteration_table(data)]
+    body = [summary_section(data), "<h2>Convergence</h2>", convergence_section(data),
+            "<h2>Iterations</h2>", _iteration_table(data), "<h2>Systems</h2>", systems_section(data),
+            "<h2>Labeled frames</h2>", labels_section(data)]
     for title, fn, name, caption in figures:
         path = fn(data, out / name)
         body.append(f"<h2>{html.escape(title)}</h2>")
         if path is None:
             body.append("<p>Not enough data yet.</p>")
         else:
-            body.append(f'<img src="{name}" alt="{html.escape(title)}"><p>{html.escape(caption)}</p>')
+            body.append(f'<figure><img src="{name}" alt="{html.escape(title)}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         if name == "calibration.png":
             body.append(_calibration_table(data))
             body.append(_levels_table(data))
     events = (data.state.schedule or {}).get("events")
     if events:
         body.append("<h2>Stage events</h2><ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in events) + "</ul>")
-    validation = data.run_dir / VALIDATION_DIR / "results.json"
-    if validation.is_file():   # written by `pesgen test RUN`
-        import json
-
+    if data.validation is not None:   # written by `pesgen test RUN`
         from pesgen.validate.report import report_section
 
-        body.append(report_section(json.loads(validation.read_text())))
+        body.append(report_section(data.validation))
     body.append(f"<h2>Config</h2><pre>{html.escape(data.config_text)}</pre>")
-    state = data.state
-    status = f"Finished: {state.reason}" if state.finished else f"Not finished ({len(state.done)} steps done)."
     page = out / "index.html"
-    page.write_text(PAGE.format(title=html.escape(str(data.run_dir)), status=html.escape(status),
-                                body="\n".join(body)))
+    page.write_text(PAGE.format(title=html.escape(data.name), body="\n".join(body)))
     return page

@@ -32,6 +32,26 @@ def _cmap(n: int):
     return [cmap(x) for x in np.linspace(0.0, 0.9, max(n, 1))]
 
 
+def _iteration_colorbar(fig, axes, iterations: list[int]) -> None:
+    """A colour bar that says which colour is which iteration (the colours of :func:`_cmap`)."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    colors = _cmap(len(iterations))
+    bounds = np.arange(len(iterations) + 1) - 0.5
+    mappable = matplotlib.cm.ScalarMappable(norm=BoundaryNorm(bounds, len(colors)), cmap=ListedColormap(colors))
+    bar = fig.colorbar(mappable, ax=axes, fraction=0.04, pad=0.02)
+    step = max(1, len(iterations) // 10)
+    ticks = list(range(0, len(iterations), step))
+    bar.set_ticks(ticks, labels=[str(iterations[k]) for k in ticks])
+    bar.set_label("iteration", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+
+
+def _integer_ticks(ax) -> None:
+    """Iterations are whole numbers: no 2.5 on an iteration axis."""
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+
+
 def deviation_histograms(data: RunData, path: Path) -> Path | None:
     """One log-x histogram of max_devi_f per iteration, trust window shaded."""
     its = [d for d in data.iterations if d.max_devi_f is not None and len(d.max_devi_f)]
@@ -57,11 +77,11 @@ def deviation_histograms(data: RunData, path: Path) -> Path | None:
         acc = d.ratios.get("accurate")
         ax.set_title(f"iter {d.iteration} {d.stage or ''}" + (f"  acc {100 * acc:.0f}%" if acc is not None else ""),
                      fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=7, labelbottom=True)
+        ax.set_xlabel("ε (eV/Å)", fontsize=7)
+        ax.set_ylabel("frames", fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("max force deviation ε (eV/Å)", fontsize=8)
     fig.suptitle("Model deviation of explored frames (shaded: trust window, candidates)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -75,7 +95,7 @@ def ratios_and_dataset(data: RunData, path: Path) -> Path | None:
     if not rows:
         return None
     its = [r["iteration"] for r in rows]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.3))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
     for name in ("accurate", "candidate", "failed"):
         ax.plot(its, [100 * r[name] for r in rows], "o-", color=COLORS[name], label=name)
     stages = [r["stage"] for r in rows]
@@ -88,8 +108,9 @@ def ratios_and_dataset(data: RunData, path: Path) -> Path | None:
     ax.set_xlabel("iteration")
     ax.set_ylabel("% of explored frames")
     ax.set_ylim(-2, 102)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     ax.set_title("Exploration outcome", fontsize=9)
+    _integer_ticks(ax)
     ds = [(r["iteration"], r["dataset"]) for r in data.rows if r["dataset"] is not None]
     if ds:
         ax2.step([x for x, _ in ds], [y for _, y in ds], where="mid", color="#1d3557")
@@ -97,6 +118,7 @@ def ratios_and_dataset(data: RunData, path: Path) -> Path | None:
     ax2.set_xlabel("iteration")
     ax2.set_ylabel("labeled frames in training")
     ax2.set_title("Dataset size", fontsize=9)
+    _integer_ticks(ax2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -126,9 +148,10 @@ def learning_curves(data: RunData, path: Path) -> Path | None:
         ax.set_yscale("log")
         ax.set_xlabel("training step (all iterations)")
         ax.set_ylabel(label)
-    axf.set_title("Learning curves: lines = training batch, dots = validation", fontsize=9)
-    axe.set_title("colour: iteration (dark = first)", fontsize=9)
+    axf.set_title("lines: training batch, dots: validation", fontsize=9)
+    axe.set_title("ensemble mean", fontsize=9)
     fig.tight_layout()
+    _iteration_colorbar(fig, [axf, axe], [d.iteration for d in its])
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -160,9 +183,8 @@ def parity(data: RunData, path: Path) -> Path | None:
     last = its[-1].calibration
     fl, fm = np.array(last["force_label"]), np.array(last["force_model"])
     axf.set_title(f"iter {its[-1].iteration}: force RMSE {np.sqrt(np.mean((fl - fm) ** 2)):.3f} eV/Å", fontsize=9)
-    if len(its) <= 12:
-        axe.legend(fontsize=6, ncol=2)
     fig.tight_layout()
+    _iteration_colorbar(fig, [axe, axf], [d.iteration for d in its])
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -173,18 +195,16 @@ def calibration(data: RunData, path: Path) -> Path | None:
     its = [d for d in data.iterations if d.calibration.get("deviation")]
     if not its:
         return None
-    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    fig, ax = plt.subplots(figsize=(6.0, 4.4))
     colors = _cmap(len(its))
     for d, c in zip(its, colors, strict=True):
-        ax.plot(d.calibration["deviation"], d.calibration["max_force_error"], "o", ms=3, color=c, alpha=0.8,
-                label=f"iter {d.iteration}")
+        ax.plot(d.calibration["deviation"], d.calibration["max_force_error"], "o", ms=3, color=c, alpha=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    lims = np.array([ax.get_xlim(), ax.get_ylim()])
-    lo, hi = lims.min(), lims.max()
+    (x_lo, x_hi), (y_lo, y_hi) = (_log_range(np.concatenate([d.calibration[k] for d in its]))
+                                  for k in ("deviation", "max_force_error"))
+    lo, hi = min(x_lo, y_lo), max(x_hi, y_hi)
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.6, label="error = ε")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
     f_lo, f_hi = its[-1].f_lo, its[-1].f_hi
     fitted = [d for d in data.iterations if d.fit is not None and d.fit.pooled is not None]
     title = "Indicator calibration (labeled candidates)"
@@ -202,12 +222,17 @@ def calibration(data: RunData, path: Path) -> Path | None:
         ax.axvspan(f_lo, f_hi, color=COLORS["candidate"], alpha=0.2, lw=0)
         ax.axvline(f_lo, color="k", lw=0.8, ls="--")
         ax.axvline(f_hi, color=COLORS["failed"], lw=0.8, ls="--")
+    ax.set_xlim(x_lo, x_hi)   # fitted to the points (the lines above may reach beyond)
+    ax.set_ylim(y_lo, y_hi)
+    for axis in (ax.xaxis, ax.yaxis):   # 0.2, not 2×10⁻¹, on a narrow log range
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("predicted max force deviation ε (eV/Å)")
     ax.set_ylabel("true max force error |F_model − F_label| (eV/Å)")
     ax.set_title(title, fontsize=9)
-    if len(its) <= 12 or fitted:
-        ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=6)
     fig.tight_layout()
+    _iteration_colorbar(fig, ax, [d.iteration for d in its])
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -238,7 +263,7 @@ def audit_errors(data: RunData, path: Path) -> Path | None:
             ax.axhline(target, color=COLORS["failed"], ls="--", lw=1.2, label=f"target {target:g} {unit}")
         ax.set_yscale("log")
         ax.set_xlabel("iteration")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        _integer_ticks(ax)
         ax.set_ylabel(f"audited {'force' if key == 'rmse_f' else 'energy'} RMSE ({unit})")
     axf.set_title("True error on random explored frames (audit), per system", fontsize=9)
     if data.targets.get("force") is not None:
@@ -248,6 +273,15 @@ def audit_errors(data: RunData, path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _log_range(values: np.ndarray, margin: float = 1.25) -> tuple[float, float]:
+    """The positive range of ``values`` widened by ``margin`` on each side (log axes)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return 1e-3, 1.0
+    return float(v.min()) / margin, float(v.max()) * margin
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:

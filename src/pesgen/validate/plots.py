@@ -111,29 +111,61 @@ def plot_melting(results: dict, element: str):
     return fig
 
 
+def _short(quantity: str) -> str:
+    """``E_s Al (111) relaxed`` -> ``(111) relaxed``: the part of a quantity that tells points apart."""
+    return quantity[quantity.index("("):] if "(" in quantity else quantity
+
+
+def _side_labels(ax, points: list[tuple[float, float, str]]) -> None:
+    """Label each point in a column right of the axes, in the order of the points' heights and
+    evenly spaced, with a thin line to its point: labels never overlap, however close the points."""
+    order = sorted(range(len(points)), key=lambda k: points[k][1])
+    n = len(points)
+    for rank, k in enumerate(order):
+        x, y, text = points[k]
+        ax.annotate(text, (x, y), xytext=(1.04, (rank + 0.5) / n), textcoords="axes fraction", fontsize=6,
+                    va="center", arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.6"}, annotation_clip=False)
+
+
 def plot_parity(results: dict, group: str, unit: str, title: str, contains: str = ""):
     rows = [r for r in results["rows"] if r["group"] == group and r["unit"] == unit and contains in r["quantity"]
             and r["model"] is not None and r["reference"] is not None]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6.0, 4.5))
     ref = np.array([r["reference"] for r in rows])
     mod = np.array([r["model"] for r in rows])
     ax.plot(ref, mod, "o", ms=5)
     lo, hi = min(ref.min(), mod.min()), max(ref.max(), mod.max())
     pad = 0.05 * (hi - lo or 1)
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k-", lw=0.6)
-    for r in rows:
-        ax.annotate(r["quantity"].split("(")[-1].split(")")[0] if "(" in r["quantity"] else r["quantity"],
-                    (r["reference"], r["model"]), fontsize=6)
+    _side_labels(ax, [(r["reference"], r["model"], _short(r["quantity"])) for r in rows])
     ax.set_xlabel(f"reference ({unit})")
     ax.set_ylabel(f"model ({unit})")
     ax.set_title(title, fontsize=9)
     return fig
 
 
+def caption(name: str) -> str:
+    """What a figure of :func:`figures` shows, from its file stem (``eos_Al`` -> ``Al: energy
+    against volume of each crystal (equation of state)``)."""
+    head, _, rest = name.partition("_")
+    what = {"eos": "energy against volume of each crystal (equation of state)",
+            "phonons": "phonon dispersion along the high-symmetry path",
+            "melting": "coexistence trials: potential energy against time at each trial temperature",
+            "gsf": "generalized stacking-fault energy along the slip path",
+            "rdf": "radial distribution function g(r) of the liquid",
+            "surfaces": "surface formation energies, model against reference",
+            "alloys": {"formation": "formation energies of the ordered alloys, model against reference",
+                       "vacancy": "vacancy formation energies in the alloys, model against reference"}.get(rest, "")}
+    text = what.get(head, "")
+    if head in ("eos", "phonons", "melting") and rest:
+        return f"{rest.replace('_', ' ')}: {text}"
+    return text or name.replace("_", " ")
+
+
 def figures(results: dict) -> dict[str, object]:
-    """All figures of ``results`` by file stem."""
+    """All figures of ``results`` by file stem (:func:`caption` says what each shows)."""
     figs: dict[str, object] = {}
     for element in results["elements"]:
         figs[f"eos_{element}"] = plot_eos(results, element)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 
-from pesgen.validate.plots import figures, png_bytes
+from pesgen.validate.plots import caption, figures, png_bytes
 from pesgen.validate.table import _fmt
 
 
@@ -29,7 +29,7 @@ def report_section(results: dict) -> str:
         parts.append("</ul>")
     for name, fig in figures(results).items():
         data = base64.b64encode(png_bytes(fig)).decode()
-        parts.append(f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}"/>'
-                     f"<figcaption>{esc(name)}</figcaption></figure>")
+        parts.append(f'<figure><img alt="{esc(caption(name))}" src="data:image/png;base64,{data}"/>'
+                     f"<figcaption>{esc(caption(name))}</figcaption></figure>")
     parts.append("</section>")
     return "\n".join(parts)
