@@ -110,3 +110,25 @@ def test_atom_chunks_give_the_same_numbers(ensemble):
     out = chunked.evaluate(frames)
     for key in ("energy_members", "forces_members", "virial_members", "max_devi_f"):
         torch.testing.assert_close(out[key], whole[key], atol=1e-10, rtol=0)
+
+
+def test_evaluate_frames_gives_each_frame_what_it_gets_alone(ensemble):
+    """Per-frame results: frames of different sizes in one call equal each frame evaluated alone."""
+    frames = [alcu_cell(seed=36), alcu_cell(seed=37, repeat=1)]
+    assert len(frames[0]) != len(frames[1])
+    per_frame = ensemble.evaluate_frames(frames)
+    assert len(per_frame) == 2
+    for atoms, got in zip(frames, per_frame, strict=True):
+        alone = ensemble.evaluate(atoms)
+        n = len(atoms)
+        assert isinstance(got["energy"], float) and isinstance(got["max_devi_f"], float)
+        assert got["forces"].shape == (n, 3) and got["atom_energy"].shape == (n,) and got["devi_f"].shape == (n,)
+        assert got["virial"].shape == (3, 3) and got["energy_members"].shape == (len(ensemble),)
+        assert got["forces_members"].shape == (len(ensemble), n, 3)
+        assert got["energy"] == pytest.approx(float(alone["energy"][0]), abs=1e-8)
+        assert got["atom_energy"].sum() == pytest.approx(got["energy"], abs=1e-8)
+        np.testing.assert_allclose(got["forces"], alone["forces"].numpy(), atol=1e-8)
+        np.testing.assert_allclose(got["forces_members"], alone["forces_members"].numpy(), atol=1e-8)
+        assert got["max_devi_f"] == pytest.approx(float(alone["max_devi_f"][0]), abs=1e-8)
+    single = ensemble.members[0].evaluate_frames(frames)       # a DeepPot too
+    assert single[1]["forces"].shape == (len(frames[1]), 3)

@@ -21,6 +21,7 @@ deviations of :mod:`pesgen.model.deviation` (``devi_f`` (N,) and the per-frame o
 eV/atom). ``neighbors`` is None (the potential builds its own list) or a full list built with any
 cutoff >= ``rcut`` (MD passes a Verlet list with a skin): edges longer than ``rcut`` count for
 nothing. :func:`check_potential` runs a potential on a tiny batch and checks all of this.
+:func:`split_frames` cuts such a result into one dict per frame.
 """
 
 from __future__ import annotations
@@ -34,6 +35,29 @@ from pesgen.errors import PesgenError
 from pesgen.model.batch import Batch
 from pesgen.model.deviation import FRAME_DEVIATIONS
 from pesgen.model.neighbors import Neighbors, neighbor_list
+
+#: keys whose first axis (after the members' axis of ``*_members``) runs over the N atoms; every
+#: other key runs over the F frames
+PER_ATOM_KEYS = ("forces", "atom_energy", "devi_f")
+
+
+def split_frames(result: dict[str, torch.Tensor], natoms: Sequence[int]) -> list[dict]:
+    """One dict per frame from a batch result of ``evaluate``: the same keys, as numpy arrays of
+    that frame (``energy`` a float, ``forces`` (n, 3), ``virial`` (3, 3), ``energy_members``
+    (M,), ``forces_members`` (M, n, 3), ``max_devi_f`` a float, ...) for frames of ``natoms``
+    atoms each (the batch's order)."""
+    counts = [int(n) for n in natoms]
+    starts = [sum(counts[:k]) for k in range(len(counts))]
+    frames: list[dict] = [{} for _ in counts]
+    for key, value in result.items():
+        members = key.endswith("_members")
+        per_atom = key.removesuffix("_members") in PER_ATOM_KEYS
+        array = value.detach().cpu().numpy()
+        for k, (start, n) in enumerate(zip(starts, counts, strict=True)):
+            index = slice(start, start + n) if per_atom else k
+            part = array[:, index] if members else array[index]
+            frames[k][key] = float(part) if part.ndim == 0 else part
+    return frames
 
 
 class PotentialContractError(PesgenError, TypeError):

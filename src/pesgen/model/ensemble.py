@@ -40,13 +40,37 @@ class Ensemble(StackedPotential):
 
     def evaluate(self, frames: FramesLike, neighbors: Neighbors | None = None, *, relative: float | None = None,
                  relative_v: float | None = None) -> dict[str, torch.Tensor]:
-        """Members' predictions, their means and the model deviations.
+        """Members' predictions, their means and the model deviations, for F frames of N atoms in
+        all (the frames' atoms one after the other, in order) and M members.
 
-        Keys: "energy" (F,), "forces" (N, 3), "virial" (F, 3, 3) — ensemble means;
-        "energy_members" (M, F), "forces_members" (M, N, 3), "virial_members" (M, F, 3, 3);
-        "devi_f" (N,) per-atom force deviation; "max_devi_f", "min_devi_f", "avg_devi_f" (F,) eV/Å;
-        "devi_e" (F,) eV/atom; "max_devi_v", "min_devi_v", "avg_devi_v" (F,) eV/atom.
-        ``relative`` (eV/Å) switches the force deviations to dev / (|<f>| + relative).
+        Args:
+            frames: an ``ase.Atoms``, a list of them, or a :class:`~pesgen.model.batch.Batch`.
+            neighbors: a neighbour list (None: built here).
+            relative: if set (eV/Å), the force deviations become dev / (|<f>| + relative)
+                (DeePMD-kit's relative model deviation); ``relative_v`` the same for the virial.
+
+        Returns:
+            torch tensors (detached), ensemble means first:
+
+            =================== ============ ========= ==================================
+            key                 shape        unit      meaning
+            =================== ============ ========= ==================================
+            ``energy``          (F,)         eV        mean total energy
+            ``forces``          (N, 3)       eV/Å      mean forces
+            ``virial``          (F, 3, 3)    eV        mean virial (ASE stress = -W/V)
+            ``atom_energy``     (N,)         eV        mean per-atom energies (sum: energy)
+            ``energy_members``  (M, F)       eV        each member's energy
+            ``forces_members``  (M, N, 3)    eV/Å      each member's forces
+            ``virial_members``  (M, F, 3, 3) eV        each member's virial
+            ``devi_f``          (N,)         eV/Å      per-atom force deviation
+            ``max_devi_f``      (F,)         eV/Å      eq. 1 of the paper: max over atoms
+            ``min_devi_f``,     (F,)         eV/Å      min and mean over the frame's atoms
+            ``avg_devi_f``
+            ``devi_e``          (F,)         eV/atom   std of the members' energy per atom
+            ``max_devi_v``, ... (F,)         eV/atom   virial deviation per atom (max, min, avg)
+            =================== ============ ========= ==================================
+
+            :meth:`evaluate_frames` gives the same as one dict of numpy arrays per frame.
         """
         batch, out = self.evaluate_members(frames, neighbors)
         e, f, v = out["energy"].detach(), out["forces"].detach(), out["virial"].detach()

@@ -11,6 +11,7 @@ import torch
 from ase import Atoms
 
 from pesgen.model.batch import Batch
+from pesgen.model.contract import split_frames
 from pesgen.model.fileformat import save_potential
 from pesgen.model.neighbors import Neighbors
 from pesgen.model.stacked_model import DTYPES, StackedDeepPot
@@ -81,6 +82,13 @@ class StackedPotential:
                          create_graph: bool = False) -> tuple[Batch, dict[str, torch.Tensor]]:
         batch = self.make_batch(frames)
         return batch, self.module(batch, neighbors, create_graph=create_graph)
+
+    def evaluate_frames(self, frames: FramesLike, neighbors: Neighbors | None = None, **kwargs) -> list[dict]:
+        """:meth:`evaluate`, one dict per frame (numpy arrays; floats for per-frame scalars such as
+        ``energy`` and ``max_devi_f``): ``[r["energy"] for r in ens.evaluate_frames(frames)]``.
+        ``kwargs`` go to :meth:`evaluate` (an Ensemble's ``relative``)."""
+        batch = self.make_batch(frames)
+        return split_frames(self.evaluate(batch, neighbors, **kwargs), batch.natoms.tolist())
 
     def descriptors(self, frames: FramesLike, neighbors: Neighbors | None = None) -> torch.Tensor:
         """Per-atom descriptors (n_members, n_atoms, M1*M2) of each member."""
