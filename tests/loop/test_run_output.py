@@ -188,3 +188,9 @@ def test_run_output_in_a_log_keeps_each_line_whole(finished):
     lines = out.output.splitlines()
     assert f"run already finished: {result.reason}" in lines and len(result.reason) > 100
     assert f"status: pesgen status {folder / 'run'}    report: pesgen report {folder / 'run'}" in lines
+
+
+def test_report_of_no_run_directory_writes_nothing(tmp_path):
+    out = runner.invoke(app, ["report", str(tmp_path / "none")])
+    assert out.exit_code == 1 and "no such run directory" in out.output
+    assert not (tmp_path / "none").exists()

@@ -107,7 +107,9 @@ def _levels_table(data: RunData) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``index.html`` and its PNG plots into ``out`` (default ``RUN/report``); returns the page."""
-    out = Path(out) if out is not None else RunDir(run_dir).path / "report"
+    run = RunDir(run_dir)
+    run.check()                       # nothing is created for a folder that is no run directory
+    out = Path(out) if out is not None else run.path / "report"
     out.mkdir(parents=True, exist_ok=True)
     data = collect(run_dir, out)
     figures = [
