@@ -98,6 +98,10 @@ class TrainSummary(Summary):
     wall_time: float
     n_valid: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        return {k: v for k, v in out.items() if k != "n_valid" or v is not None}   # old files write back the same
+
 
 @dataclass
 class ExploreSummary(Summary):
