@@ -1,14 +1,22 @@
 """Benchmark: ensemble training throughput and accuracy, pesgen vs DeePMD-kit ``dp --pt train``.
 
-Same data (EMT-labelled, rattled and strained 32-atom fcc Al cells; a fixed train/validation
-split), same architecture (se_e2_a [25, 50, 100] x 16, fitting [240, 240, 240], rcut 6 Å,
-rcut_smth 0.5 Å, the same sel), same batch size (1), same loss prefactors and learning-rate
-schedule, same threads. pesgen trains four members in one process; DeePMD-kit is run four times
-(seeds 0-3), as DP-GEN does. Prints wall times, throughput (frames x members per second) and the
-validation force RMSE of every member after equal steps.
+Two setups (``--setup``), each the same data (a fixed train/validation split), architecture, sel,
+batch size (1), loss prefactors, learning-rate schedule and threads on both sides:
 
-Run: ``python bench/bench_train.py [--steps 1000] [--threads 2]``; the peer is skipped with a
-message when ``dp`` is not on PATH.
+* ``emt-al``: EMT-labelled, rattled and strained 32-atom fcc Al cells; se_e2_a [25, 50, 100] x 16,
+  fitting [240, 240, 240], rcut 6 Å, rcut_smth 0.5 Å, lr 1e-3 -> 3.51e-8;
+* ``almg-meam``: the Al-Mg MEAM frames of 32-108 atoms of bench/heldout_almg.py (built or read from
+  bench/.cache) and the network, cutoffs and learning rates of examples/almg-meam/config.toml
+  (se_e2_a [16, 32] x 8, fitting [64, 64], rcut 6 / 2 Å, lr 5e-3 -> 1e-4).
+
+pesgen trains four members in one process; DeePMD-kit is run four times (seeds 0-3) and frozen, as
+DP-GEN does. Prints wall times, throughput (frames x members per second) and the validation force
+RMSE of every member after equal steps. ``--baseline-src DIR`` also trains with the pesgen sources
+in DIR (e.g. an older checkout's ``src``) in a subprocess, for before/after ratios in one run.
+
+Run: ``python bench/bench_train.py [--setup almg-meam] [--steps 1000] [--threads 1] [--precision
+float32 --peer-precision float32] [--baseline-src DIR]``; the peer is skipped with a message when
+``dp`` is not on PATH.
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -54,21 +64,55 @@ def force_rmse(model, frames) -> list[float]:
     return (members.double() - ref).square().mean(dim=(-1, -2)).sqrt().tolist()
 
 
-def deepmd_input(sel: list[int], steps: int, decay_steps: int, seed: int, train_dir: Path, valid_dir: Path,
-                 precision: str = "float64") -> dict:
+#: the architecture and learning rates of each setup (pesgen ModelSettings keys)
+SETUPS = {
+    "emt-al": {"model": {"rcut": 6.0, "rcut_smth": 0.5, "neuron": [25, 50, 100], "axis_neuron": 16,
+                         "fitting_neuron": [240, 240, 240]}, "start_lr": 1e-3, "stop_lr": 3.51e-8},
+}
+ALMG_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "almg-meam" / "config.toml"
+
+
+def setup_of(name: str) -> dict:
+    if name != "almg-meam":
+        return SETUPS[name]
+    train = tomllib.loads(ALMG_CONFIG.read_text())["train"]
+    model = {k: train["model"][k] for k in ("rcut", "rcut_smth", "neuron", "axis_neuron", "fitting_neuron")}
+    return {"model": model, "start_lr": train["start_lr"], "stop_lr": train["stop_lr"]}
+
+
+def setup_frames(name: str, n: int) -> tuple[list, list]:
+    """(training, validation) frames of the setup; 20 validation frames."""
+    if name == "emt-al":
+        frames = make_frames(n, seed=0)
+        return frames[:-20], frames[-20:]
+    sys.path.insert(0, str(Path(__file__).parent))
+    from heldout_almg import heldout_set
+
+    frames = [a for group in heldout_set(0, verbose=False).values() for a in group if len(a) >= 32]
+    order = np.random.default_rng(0).permutation(len(frames))
+    frames = [frames[k] for k in order]
+    return frames[20:], frames[:20]
+
+
+def deepmd_input(sel: list[int], steps: int, decay_steps: int, seed: int, train_dirs: list[Path],
+                 valid_dirs: list[Path], precision: str = "float64", setup: dict | None = None,
+                 type_map: list[str] | None = None) -> dict:
+    setup = setup or SETUPS["emt-al"]
+    net = setup["model"]
     return {
         "model": {
-            "type_map": ["Al"],
-            "descriptor": {"type": "se_e2_a", "sel": sel, "rcut_smth": 0.5, "rcut": 6.0, "neuron": [25, 50, 100],
-                           "axis_neuron": 16, "type_one_side": True, "resnet_dt": False, "seed": seed,
-                           "precision": precision},
-            "fitting_net": {"neuron": [240, 240, 240], "resnet_dt": True, "seed": seed, "precision": precision},
+            "type_map": type_map or ["Al"],
+            "descriptor": {"type": "se_e2_a", "sel": sel, "rcut_smth": net["rcut_smth"], "rcut": net["rcut"],
+                           "neuron": net["neuron"], "axis_neuron": net["axis_neuron"], "type_one_side": True,
+                           "resnet_dt": False, "seed": seed, "precision": precision},
+            "fitting_net": {"neuron": net["fitting_neuron"], "resnet_dt": True, "seed": seed, "precision": precision},
         },
-        "learning_rate": {"type": "exp", "start_lr": 1e-3, "stop_lr": 3.51e-8, "decay_steps": decay_steps},
+        "learning_rate": {"type": "exp", "start_lr": setup["start_lr"], "stop_lr": setup["stop_lr"],
+                          "decay_steps": decay_steps},
         "loss": {"type": "ener", "start_pref_e": 0.02, "limit_pref_e": 1, "start_pref_f": 1000, "limit_pref_f": 1,
                  "start_pref_v": 0, "limit_pref_v": 0},
-        "training": {"training_data": {"systems": [str(train_dir)], "batch_size": 1},
-                     "validation_data": {"systems": [str(valid_dir)], "batch_size": 1, "numb_btch": 1},
+        "training": {"training_data": {"systems": [str(d) for d in train_dirs], "batch_size": 1},
+                     "validation_data": {"systems": [str(d) for d in valid_dirs], "batch_size": 1, "numb_btch": 1},
                      "numb_steps": steps, "seed": seed, "disp_file": "lcurve.out", "disp_freq": max(1, steps // 10),
                      "save_freq": steps},
     }
@@ -95,11 +139,38 @@ def run_deepmd(work: Path, config: dict, threads: int) -> tuple[float, float | N
     return wall, float(match.group(1)) if match else None, freeze
 
 
+def run_pesgen(args, train: list, valid: list, setup: dict) -> dict:
+    """Train pesgen's ensemble; wall and loop seconds, sel and the members' validation force RMSE."""
+    settings = pesgen.TrainSettings(
+        numb_steps=args.steps, n_members=4, batch_size=1, validation_fraction=0.0, disp_freq=args.steps,
+        decay_steps=max(1, args.steps // 40), start_pref_v=0.0, limit_pref_v=0.0, seed=args.seed,
+        start_lr=setup["start_lr"], stop_lr=setup["stop_lr"], model={**setup["model"], "precision": args.precision})
+    start = time.perf_counter()
+    ensemble = pesgen.train(train, settings)
+    wall = time.perf_counter() - start
+    curve = ensemble.metadata["learning_curve"]
+    loop = (curve[-1]["wall_time"] - curve[0]["wall_time"]) * args.steps / max(1, args.steps - 1)
+    return {"wall": wall, "loop": loop, "sel": ensemble.hyperparameters["sel"], "rmse": force_rmse(ensemble, valid)}
+
+
+def run_baseline(args, src: Path) -> dict:
+    """:func:`run_pesgen` with the pesgen sources in ``src``, in a subprocess (same arguments)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "baseline.json"
+        argv = [sys.executable, __file__, "--setup", args.setup, "--steps", str(args.steps), "--threads",
+                str(args.threads), "--frames", str(args.frames), "--seed", str(args.seed), "--precision",
+                args.precision, "--pesgen-json", str(out)]
+        env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS=str(args.threads))
+        subprocess.run(argv, env=env, check=True)
+        return json.loads(out.read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setup", choices=["emt-al", "almg-meam"], default="emt-al")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--frames", type=int, default=220)
+    parser.add_argument("--frames", type=int, default=220, help="emt-al: number of frames")
     parser.add_argument("--seed", type=int, default=0,
                         help="pesgen training seed; DeePMD-kit runs use seeds 4*seed .. 4*seed+3")
     parser.add_argument("--precision", choices=["float64", "float32"], default="float64",
@@ -107,26 +178,25 @@ def main() -> None:
     parser.add_argument("--peer-precision", choices=["float64", "float32"], default="float64",
                         help="DeePMD-kit's training precision (its default: float64)")
     parser.add_argument("--skip-peer", action="store_true", help="run pesgen only")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="also train with the pesgen package under this folder (before/after ratio)")
+    parser.add_argument("--pesgen-json", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
-    frames = make_frames(args.frames, seed=0)
-    train, valid = frames[:-20], frames[-20:]
+    setup = setup_of(args.setup)
+    train, valid = setup_frames(args.setup, args.frames)
+    type_map = sorted({s for a in train for s in a.get_chemical_symbols()})
+    if args.pesgen_json is not None:
+        args.pesgen_json.write_text(json.dumps(run_pesgen(args, train, valid, setup)))
+        return
     decay_steps = max(1, args.steps // 40)
-
-    settings = pesgen.TrainSettings(
-        numb_steps=args.steps, n_members=4, batch_size=1, validation_fraction=0.0, disp_freq=args.steps,
-        decay_steps=decay_steps, start_pref_v=0.0, limit_pref_v=0.0, seed=args.seed,
-        model={"precision": args.precision})
-    start = time.perf_counter()
-    ensemble = pesgen.train(train, settings)
-    wall_pesgen = time.perf_counter() - start
-    sel = ensemble.hyperparameters["sel"]
-    rmse_pesgen = force_rmse(ensemble, valid)
-
-    curve = ensemble.metadata["learning_curve"]
-    loop_pesgen = (curve[-1]["wall_time"] - curve[0]["wall_time"]) * args.steps / max(1, args.steps - 1)
-    rows = [(f"pesgen (4 members, one process, {args.precision})", wall_pesgen, loop_pesgen, rmse_pesgen)]
+    mine = run_pesgen(args, train, valid, setup)
+    sel = mine["sel"]
+    rows = [(f"pesgen (4 members, one process, {args.precision})", mine["wall"], mine["loop"], mine["rmse"])]
+    if args.baseline_src is not None:
+        base = run_baseline(args, args.baseline_src)
+        rows.append((f"pesgen baseline ({args.baseline_src})", base["wall"], base["loop"], base["rmse"]))
     dp = None if args.skip_peer else shutil.which("dp")
     if dp is None:
         print("DeePMD-kit's `dp` not on PATH; peer skipped.")
@@ -134,16 +204,16 @@ def main() -> None:
         from deepmd.infer import DeepPot as DPDeepPot
 
         tmp = Path(tempfile.mkdtemp(prefix="pesgen-bench-train-"))
-        write_deepmd_systems(train, tmp / "train", type_map=["Al"])
-        write_deepmd_systems(valid, tmp / "valid", type_map=["Al"])
-        train_dir = next(p.parent for p in (tmp / "train").rglob("type.raw"))
-        valid_dir = next(p.parent for p in (tmp / "valid").rglob("type.raw"))
+        write_deepmd_systems(train, tmp / "train", type_map=type_map)
+        write_deepmd_systems(valid, tmp / "valid", type_map=type_map)
+        train_dirs = sorted(p.parent for p in (tmp / "train").rglob("type.raw"))
+        valid_dirs = sorted(p.parent for p in (tmp / "valid").rglob("type.raw"))
         walls, per_batch, rmses, freezes = [], [], [], []
         for seed in range(4 * args.seed, 4 * args.seed + 4):
             work = tmp / f"member{seed}"
-            wall, avg, freeze = run_deepmd(work, deepmd_input(sel, args.steps, decay_steps, seed, train_dir, valid_dir,
-                                                                args.peer_precision),
-                                           args.threads)
+            config = deepmd_input(sel, args.steps, decay_steps, seed, train_dirs, valid_dirs, args.peer_precision,
+                                  setup, type_map)
+            wall, avg, freeze = run_deepmd(work, config, args.threads)
             walls.append(wall)
             freezes.append(freeze)
             per_batch.append(avg)
@@ -151,28 +221,33 @@ def main() -> None:
             dp_model = DPDeepPot(str(ckpt))
             errs = []
             for atoms in valid:
-                _, f, _ = dp_model.eval(atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, 9),
-                                        np.zeros(len(atoms), dtype=int))
+                atype = np.array([type_map.index(s) for s in atoms.get_chemical_symbols()])
+                _, f, _ = dp_model.eval(atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, 9), atype)
                 errs.append(np.mean((f.reshape(-1, 3) - atoms.get_forces()) ** 2))
             rmses.append(float(np.sqrt(np.mean(errs))))
         loop = sum(p * args.steps for p in per_batch) if all(per_batch) else None
         rows.append((f"DeePMD-kit (4 runs of dp --pt train, {args.peer_precision})", sum(walls), loop, rmses))
 
     n_items = args.steps * 1 * 4
-    print(f"\nensemble training: {args.steps} steps, batch 1 (32 atoms), 4 members, threads={args.threads}, "
-          f"{len(train)} training / {len(valid)} validation frames, sel={sel}")
-    head = f"{'':40} {'wall s':>8} {'loop s':>8} {'frames x members / s (wall, loop)':>36}"
+    n_atoms = sorted({len(a) for a in train})
+    print(f"\nensemble training ({args.setup}): {args.steps} steps, batch 1 ({n_atoms[0]}-{n_atoms[-1]} atoms), "
+          f"4 members, threads={args.threads}, {len(train)} training / {len(valid)} validation frames, sel={sel}")
+    head = f"{'':48} {'wall s':>8} {'loop s':>8} {'frames x members / s (wall, loop)':>36}"
     print(head + "   val force RMSE per member (eV/Å)")
     for name, wall, loop, rmse in rows:
         loop_txt = f"{loop:8.1f}" if loop else f"{'-':>8}"
         rate = f"{n_items / wall:.1f}, " + (f"{n_items / loop:.1f}" if loop else "-")
-        print(f"{name:40} {wall:8.1f} {loop_txt} {rate:>36}   " + " ".join(f"{r:.4f}" for r in rmse))
-    if len(rows) == 2:
-        print(f"throughput ratio pesgen / DeePMD-kit: {rows[1][1] / rows[0][1]:.2f} (wall, incl. DeePMD-kit start-up)"
-              + (f", {rows[1][2] / rows[0][2]:.2f} (training loops alone)" if rows[1][2] else ""))
-        print(f"mean val force RMSE: pesgen {np.mean(rows[0][3]):.4f}, DeePMD-kit {np.mean(rows[1][3]):.4f} eV/Å")
+        print(f"{name:48} {wall:8.1f} {loop_txt} {rate:>36}   " + " ".join(f"{r:.4f}" for r in rmse))
+    if args.baseline_src is not None:
+        print(f"speed-up over the baseline: {base['wall'] / mine['wall']:.2f} (wall), "
+              f"{base['loop'] / mine['loop']:.2f} (training loops)")
+    if dp is not None:
+        peer = rows[-1]
+        print(f"throughput ratio pesgen / DeePMD-kit: {peer[1] / mine['wall']:.2f} (wall, incl. DeePMD-kit start-up)"
+              + (f", {peer[2] / mine['loop']:.2f} (training loops alone)" if peer[2] else ""))
+        print(f"mean val force RMSE: pesgen {np.mean(mine['rmse']):.4f}, DeePMD-kit {np.mean(peer[3]):.4f} eV/Å")
         print(f"DeePMD-kit `dp --pt freeze` (DP-GEN runs it after every training): {sum(freezes):.1f} s for 4 models; "
-              f"pesgen / (DeePMD-kit train + freeze) wall ratio {(rows[1][1] + sum(freezes)) / rows[0][1]:.2f}")
+              f"pesgen / (DeePMD-kit train + freeze) wall ratio {(peer[1] + sum(freezes)) / mine['wall']:.2f}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def initial_members(arm: str, seeds: list[int], steps: int, precision: str = "fl
         if arm == "deepmd":
             from deepmd.pt.model.model import get_model
 
-            params = deepmd_input([64], steps, 25, seed, Path("."), Path("."), precision)["model"]
+            params = deepmd_input([64], steps, 25, seed, [Path(".")], [Path(".")], precision)["model"]
             load_deepmd_state_dict(member.module, get_model(params).state_dict())
         members.append(member)
     return members

@@ -26,6 +26,7 @@ UNIT_MODULES = {
     "label/test_ase_labeler.py", "label/test_emt_labeler.py", "layout/test_imports.py",
     "loop/test_loop_steps.py", "loop/test_schedule.py", "loop/test_summaries.py",
     "model/test_contract.py", "model/test_deepmd_weights.py", "model/test_derivatives.py", "model/test_ensemble.py",
+    "model/test_environment.py",
     "model/test_invariance.py",
     "model/test_io.py", "model/test_pair.py", "model/test_precision.py", "model/test_statistics.py",
     "report/test_report_plots.py", "structures/test_builders.py", "test_public_api.py",

@@ -64,6 +64,26 @@ def test_reproducible_with_seed(frames):
     assert not torch.equal(a.module.fitting.nets[0].layers[0].weight, c.module.fitting.nets[0].layers[0].weight)
 
 
+def test_each_member_trains_as_its_own_run(frames):
+    """The stacked loss and one fused Adam over the stacked weights: each member of a trained pair
+    ends where it ends when trained alone from the same weights on the same batches."""
+    data = frames[:12]
+    members = []
+    for seed in (3, 4):
+        member = pesgen.DeepPot(type_map=["Al"], seed=seed, precision="float64", **SMALL_MODEL)
+        member.compute_statistics(data, auto_sel=True)
+        members.append(member)
+    config = {"numb_steps": 20, "disp_freq": 10, "validation_fraction": 0.0, "start_lr": 5e-3, "seed": 1}
+    pair = pesgen.train(data, config, init=pesgen.Ensemble(members))
+    for k, member in enumerate(members):
+        alone = pesgen.train(data, config, init=pesgen.Ensemble([member]))
+        mine = pair.module.member(k).state_dict()
+        for key, value in alone.module.state_dict().items():
+            assert torch.allclose(mine[key], value, rtol=1e-12, atol=1e-13), (k, key)
+        assert not torch.equal(mine["fitting.nets.0.layers.0.weight"],
+                               member.module.state_dict()["fitting.nets.0.layers.0.weight"])  # it trained
+
+
 def test_members_differ_by_initialisation(trained, frames):
     out = trained.evaluate(frames[:4])
     assert out["max_devi_f"].min() > 1e-4

@@ -73,11 +73,15 @@ class DescriptorSeA(nn.Module):
         Empty slots hold zero rows and so add nothing; DeePMD-kit's own padding up to ``sel`` is
         added in closed form (see the module docstring).
         """
-        n_members = rij.shape[0]
+        return self.from_rows(species, environment_rows(rij, self.rcut_smth, self.rcut), i, tj)
+
+    def from_rows(self, species: torch.Tensor, rows: torch.Tensor, i: torch.Tensor, tj: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` from the environment rows (n_members, n_edges, 4) of the edges instead of
+        their vectors (training reuses the rows of its fixed frames, :mod:`pesgen.model.env`)."""
+        n_members = rows.shape[0]
         n_atoms = species.shape[0]
         nt = self.ntypes
         ti = species[i]
-        rows = environment_rows(rij, self.rcut_smth, self.rcut)              # (M, E, 4)
         rows = (rows - self.davg[:, ti, tj]) / self.dstd[:, ti, tj]
 
         # slot of each edge inside its (centre, neighbour species) group

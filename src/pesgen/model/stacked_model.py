@@ -16,6 +16,7 @@ from torch import nn
 
 from pesgen.model.batch import Batch
 from pesgen.model.descriptor import DescriptorSeA
+from pesgen.model.env import EdgeEnvironment
 from pesgen.model.fitting import EnergyFitting
 from pesgen.model.neighbors import Neighbors, neighbor_list
 
@@ -131,9 +132,7 @@ class StackedDeepPot(nn.Module):
             if grad is None:
                 continue
             gi = ci if edges is None else ci + centres[0]
-            forces = forces.index_add(1, gi, grad).index_add(1, cj, -grad)
-            outer = -crij_m.detach().unsqueeze(-1) * grad.unsqueeze(-2)               # (M, E, 3, 3)
-            virial = virial.index_add(1, batch.frame[gi], outer)
+            forces, virial = _add_edge_forces(forces, virial, grad, gi, cj, crij_m, batch.frame)
         atom_energy = torch.cat(atom_energy_parts, dim=1)
         energy = atom_energy.new_zeros(self.n_members, n_frames).index_add(1, batch.frame, atom_energy)
         out = {"energy": energy, "atom_energy": atom_energy}
@@ -176,6 +175,24 @@ class StackedDeepPot(nn.Module):
         if grad is None:  # no edge inside rcut: isolated atoms feel no force
             grad = torch.zeros_like(rij_m)
         return atom_energy, grad, rij_m
+
+    def forward_environment(self, env: EdgeEnvironment, *, create_graph: bool = False) -> dict[str, torch.Tensor]:
+        """:meth:`forward` from precomputed environment rows and their Jacobian (frames that never
+        move: training). dE/dR~ comes from autograd and dE/dr_ij = dE/dR~ · dR~/dr_ij, so no
+        geometry is recomputed or differentiated; same outputs as :meth:`forward`."""
+        m = self.n_members
+        rows = env.rows.unsqueeze(0).expand(m, -1, -1).clone().requires_grad_(True)
+        with torch.enable_grad():
+            descriptor = self.descriptor.from_rows(env.species, rows, env.i, env.species[env.j])
+            atom_energy = self.fitting(descriptor, env.species)                          # (M, N)
+            (d_rows,) = torch.autograd.grad(atom_energy.sum(), rows, create_graph=create_graph, allow_unused=True)
+        energy = atom_energy.new_zeros(m, env.n_frames).index_add(1, env.frame, atom_energy)
+        forces = atom_energy.new_zeros(m, env.n_atoms, 3)
+        virial = atom_energy.new_zeros(m, env.n_frames, 3, 3)
+        if d_rows is not None:
+            grad = torch.einsum("mea,eab->meb", d_rows, env.jacobian)                  # (M, E, 3)
+            forces, virial = _add_edge_forces(forces, virial, grad, env.i, env.j, env.rij, env.frame)
+        return {"energy": energy, "atom_energy": atom_energy, "forces": forces, "virial": virial}
 
     def descriptors(self, batch: Batch, neighbors: Neighbors | None = None) -> torch.Tensor:
         """Per-atom descriptors of every member, (n_members, n_atoms, M1*M2), without gradients."""
@@ -239,3 +256,12 @@ class StackedDeepPot(nn.Module):
         """Change the neighbour slots per species (before statistics and training)."""
         self.hyper.sel = [int(s) for s in sel]
         self.descriptor.sel = torch.tensor(self.hyper.sel, dtype=torch.int64, device=self.device)
+
+
+def _add_edge_forces(forces: torch.Tensor, virial: torch.Tensor, grad: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
+                     rij: torch.Tensor, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forces (M, N, 3) and virials (M, F, 3, 3) plus the contributions of edges i -> j with
+    dE/dr_ij = ``grad`` (M, E, 3): F_i += dE/dr_ij, F_j -= dE/dr_ij, W_frame(i) -= r_ij ⊗ dE/dr_ij."""
+    forces = forces.index_add(1, i, grad).index_add(1, j, -grad)
+    outer = -rij.detach().unsqueeze(-1) * grad.unsqueeze(-2)                             # (M, E, 3, 3)
+    return forces, virial.index_add(1, frame[i], outer)

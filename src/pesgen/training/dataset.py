@@ -1,8 +1,10 @@
 """Labeled frames as training tensors, grouped into systems the way DeePMD-kit groups them.
 
 A system is a set of frames with the same atoms in the same order (same species sequence and
-periodicity); a batch holds frames of one system, so its tensors stack without padding. Neighbour
-lists of every frame are computed once, at a cutoff of rcut, and reused at every step.
+periodicity); a batch holds frames of one system, so its tensors stack without padding. Positions
+never change, so each frame's neighbour list (cutoff rcut), edge vectors, environment rows and
+their Jacobian (:class:`~pesgen.model.env.EdgeEnvironment`) are computed once and reused at
+every step.
 Virials come from the labels' stress: W = -stress * V (eV), for frames that have a stress.
 """
 
@@ -18,7 +20,8 @@ from ase import Atoms
 
 from pesgen.errors import PesgenError
 from pesgen.model.batch import Batch
-from pesgen.model.neighbors import Neighbors, neighbor_list
+from pesgen.model.env import EdgeEnvironment, edge_environment
+from pesgen.model.neighbors import neighbor_list
 
 
 class TrainingDataError(PesgenError, ValueError):
@@ -65,7 +68,7 @@ class System:
     forces: torch.Tensor             # (F, N, 3) eV/Å
     virial: torch.Tensor             # (F, 3, 3) eV (zeros where absent)
     has_virial: torch.Tensor         # (F,) bool
-    neighbors: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # per frame (i, j, shift)
+    environments: list[EdgeEnvironment]  # per frame: edges, environment rows and their Jacobian
 
     @property
     def n_frames(self) -> int:
@@ -75,32 +78,20 @@ class System:
     def n_atoms(self) -> int:
         return int(self.species.shape[0])
 
-    def batch(self, frames: Sequence[int], rcut: float) -> tuple[Batch, Neighbors, dict[str, torch.Tensor]]:
+    def environment(self, frames: Sequence[int]) -> tuple[EdgeEnvironment, dict[str, torch.Tensor]]:
+        """The cached environments of ``frames`` as one batch, and their labels."""
         idx = torch.as_tensor(list(frames), dtype=torch.int64)
         b, n = len(frames), self.n_atoms
-        device = self.positions.device
-        batch = Batch(
-            positions=self.positions[idx].reshape(b * n, 3),
-            species=self.species.repeat(b),
-            cell=self.cells[idx],
-            pbc=self.pbc.unsqueeze(0).expand(b, 3).clone(),
-            frame=torch.arange(b, device=device).repeat_interleave(n),
-        )
-        ii, jj, ss = [], [], []
-        for k, f in enumerate(frames):
-            i, j, s = self.neighbors[f]
-            ii.append(i + k * n)
-            jj.append(j + k * n)
-            ss.append(s)
-        nl = Neighbors(torch.cat(ii), torch.cat(jj), torch.cat(ss), rcut)
+        env = EdgeEnvironment.cat([self.environments[f] for f in frames])
         labels = {"energy": self.energy[idx], "forces": self.forces[idx].reshape(b * n, 3),
                   "virial": self.virial[idx], "has_virial": self.has_virial[idx]}
-        return batch, nl, labels
+        return env, labels
 
 
-def build_systems(frames: Sequence[Atoms], type_map: Sequence[str], rcut: float, dtype: torch.dtype,
-                  device: str | torch.device, indices: Sequence[int] | None = None) -> list[System]:
-    """Group ``frames`` into :class:`System` objects with precomputed neighbour lists."""
+def build_systems(frames: Sequence[Atoms], type_map: Sequence[str], rcut: float, rcut_smth: float,
+                  dtype: torch.dtype, device: str | torch.device, indices: Sequence[int] | None = None) -> list[System]:
+    """Group ``frames`` into :class:`System` objects with precomputed environments (cutoff ``rcut``,
+    switching from ``rcut_smth``, Å)."""
     index = {s: k for k, s in enumerate(type_map)}
     groups: dict[tuple, list[int]] = {}
     indices = range(len(frames)) if indices is None else indices
@@ -131,13 +122,15 @@ def build_systems(frames: Sequence[Atoms], type_map: Sequence[str], rcut: float,
             forces=torch.tensor(np.stack([f_ for _, f_, _ in labels]).reshape(len(members), n, 3), dtype=dtype),
             virial=torch.tensor(virial, dtype=dtype),
             has_virial=torch.tensor(has_virial),
-            neighbors=[],
+            environments=[],
         )
         for k in range(len(members)):
             one = Batch(system.positions[k], system.species, system.cells[k:k + 1], system.pbc[None],
                         torch.zeros(n, dtype=torch.int64))
             nl = neighbor_list(one, rcut)
-            system.neighbors.append((nl.i.to(device), nl.j.to(device), nl.shift.to(device=device, dtype=dtype)))
+            rij = nl.vectors(one.positions, one.cell, one.frame)
+            env = edge_environment(one.species, one.frame, 1, nl.i, nl.j, rij, rcut_smth, rcut)
+            system.environments.append(env.to(device))
         for name in ("species", "positions", "cells", "pbc", "energy", "forces", "virial", "has_virial"):
             setattr(system, name, getattr(system, name).to(device))
         systems.append(system)

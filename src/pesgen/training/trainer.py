@@ -20,6 +20,7 @@ from ase import Atoms
 from pesgen.data.deepmd_format import default_type_map
 from pesgen.model.deeppot import DeepPot
 from pesgen.model.ensemble import Ensemble
+from pesgen.model.env import EdgeEnvironment
 from pesgen.model.stacked_model import DTYPES
 from pesgen.training.config import TrainSettings
 from pesgen.training.dataset import BatchSampler, System, build_systems, split_frames
@@ -46,7 +47,7 @@ def _type_map(frames: Sequence[Atoms], init: Ensemble | None, type_map: Sequence
     return default_type_map(frames)
 
 
-def evaluate_rmse(module, systems: Sequence[System], rcut: float, chunk_atoms: int = 4096) -> dict[str, list[float]]:
+def evaluate_rmse(module, systems: Sequence[System], chunk_atoms: int = 512) -> dict[str, list[float]]:
     """RMSE per member over all frames of ``systems`` (energy/atom, force, virial/atom)."""
     counts = {"e": 0, "f": 0, "v": 0}
     acc = None
@@ -54,9 +55,9 @@ def evaluate_rmse(module, systems: Sequence[System], rcut: float, chunk_atoms: i
         step = max(1, chunk_atoms // system.n_atoms)
         for start in range(0, system.n_frames, step):
             frames = list(range(start, min(start + step, system.n_frames)))
-            batch, nl, labels = system.batch(frames, rcut)
-            pred = module(batch, nl)
-            nat = batch.natoms.to(pred["energy"].dtype)
+            env, labels = system.environment(frames)
+            pred = module.forward_environment(env)
+            nat = env.natoms.to(pred["energy"].dtype)
             de = ((pred["energy"].detach() - labels["energy"]) / nat).square().sum(-1)
             df = (pred["forces"].detach() - labels["forces"]).square().sum(dim=(-1, -2))
             if acc is None:
@@ -64,7 +65,7 @@ def evaluate_rmse(module, systems: Sequence[System], rcut: float, chunk_atoms: i
             acc["e"] += de
             acc["f"] += df
             counts["e"] += len(frames)
-            counts["f"] += batch.n_atoms * 3
+            counts["f"] += env.n_atoms * 3
             mask = labels["has_virial"]
             if bool(mask.any()):
                 dv = (pred["virial"].detach() - labels["virial"])[:, mask] / nat[mask][None, :, None, None]
@@ -101,10 +102,11 @@ def train(data: Any, config: TrainSettings | dict | None = None, *, init: Ensemb
         valid_idx = sorted(rng.choice(valid_idx, size=config.max_validation_frames, replace=False).tolist())
 
     rcut = init.rcut if init is not None else config.model.rcut
+    rcut_smth = init.module.descriptor.rcut_smth if init is not None else config.model.rcut_smth
     dtype = init.dtype if init is not None else DTYPES[config.model.precision]
     # labels are checked (and named when bad) before any model work
-    train_sys = build_systems(frames, tmap, rcut, dtype, config.device, train_idx)
-    valid_sys = build_systems(frames, tmap, rcut, dtype, config.device, valid_idx) if valid_idx else []
+    train_sys = build_systems(frames, tmap, rcut, rcut_smth, dtype, config.device, train_idx)
+    valid_sys = build_systems(frames, tmap, rcut, rcut_smth, dtype, config.device, valid_idx) if valid_idx else []
 
     if init is None:
         hyper = config.model.hyperparameters()
@@ -141,11 +143,11 @@ def train(data: Any, config: TrainSettings | dict | None = None, *, init: Ensemb
                           prefactor(config.start_pref_v, config.limit_pref_v, lr, config.start_lr))
         if len(samplers) == 1:
             s, picked = samplers[0].draw()
-            batch, nl, labels = train_sys[s].batch(picked, rcut)
-            pred = module(batch, nl, create_graph=True)
-            natoms = batch.natoms
+            env, labels = train_sys[s].environment(picked)
+            pred = module.forward_environment(env, create_graph=True)
+            natoms = env.natoms
         else:
-            pred, labels, natoms = _per_member_step(module, samplers, train_sys, rcut)
+            pred, labels, natoms = _per_member_step(module, samplers, train_sys)
         losses = member_losses(pred, labels, natoms, pref)
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
@@ -155,7 +157,7 @@ def train(data: Any, config: TrainSettings | dict | None = None, *, init: Ensemb
             trn = member_rmse({k: v.detach() for k, v in pred.items()}, labels, natoms)
             point.update({f"{k}_trn": v.tolist() for k, v in trn.items()})
             if valid_sys:
-                point.update({f"{k}_val": v for k, v in evaluate_rmse(module, valid_sys, rcut).items()})
+                point.update({f"{k}_val": v for k, v in evaluate_rmse(module, valid_sys).items()})
             point["wall_time"] = time.perf_counter() - t_start
             curve.append(point)
             if progress is not None:
@@ -175,31 +177,16 @@ def train(data: Any, config: TrainSettings | dict | None = None, *, init: Ensemb
     return ensemble
 
 
-def _per_member_step(module, samplers: Sequence[BatchSampler], systems: Sequence[System], rcut: float):
+def _per_member_step(module, samplers: Sequence[BatchSampler], systems: Sequence[System]):
     """Each member on its own batch: all members run on the concatenation, each is scored on its own part.
 
     The batches of one step come from one system (drawn by the first sampler), so their shapes agree;
     each member then takes the next frames of its own shuffled order of that system.
     """
-    from pesgen.model.batch import Batch
-    from pesgen.model.neighbors import Neighbors
-
     s = samplers[0].draw_system()
-    parts = [systems[s].batch(sampler.draw_frames(s), rcut) for sampler in samplers]
-    n_atoms = parts[0][0].n_atoms
-    n_frames = parts[0][0].n_frames
-    offsets = [k * n_atoms for k in range(len(parts))]
-    batch = Batch(
-        positions=torch.cat([p[0].positions for p in parts]),
-        species=torch.cat([p[0].species for p in parts]),
-        cell=torch.cat([p[0].cell for p in parts]),
-        pbc=torch.cat([p[0].pbc for p in parts]),
-        frame=torch.cat([p[0].frame + k * n_frames for k, p in enumerate(parts)]),
-    )
-    nl = Neighbors(torch.cat([p[1].i + o for p, o in zip(parts, offsets, strict=True)]),
-                   torch.cat([p[1].j + o for p, o in zip(parts, offsets, strict=True)]),
-                   torch.cat([p[1].shift for p in parts]), rcut)
-    full = module(batch, nl, create_graph=True)
+    parts = [systems[s].environment(sampler.draw_frames(s)) for sampler in samplers]
+    n_atoms, n_frames = parts[0][0].n_atoms, parts[0][0].n_frames
+    full = module.forward_environment(EdgeEnvironment.cat([env for env, _ in parts]), create_graph=True)
     m = module.n_members
     members = torch.arange(m)
     pred = {
@@ -207,6 +194,6 @@ def _per_member_step(module, samplers: Sequence[BatchSampler], systems: Sequence
         "forces": full["forces"].view(m, m, n_atoms, 3)[members, members],
         "virial": full["virial"].view(m, m, n_frames, 3, 3)[members, members],
     }
-    labels = {key: torch.stack([p[2][key] for p in parts]) for key in ("energy", "forces", "virial", "has_virial")}
+    labels = {key: torch.stack([p[1][key] for p in parts]) for key in ("energy", "forces", "virial", "has_virial")}
     labels["has_virial"] = labels["has_virial"].all(0)
     return pred, labels, parts[0][0].natoms
