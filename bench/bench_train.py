@@ -14,7 +14,8 @@ DP-GEN does. Prints wall times, throughput (frames x members per second) and the
 RMSE of every member after equal steps. ``--baseline-src DIR`` also trains with the pesgen sources
 in DIR (e.g. an older checkout's ``src``) in a subprocess, for before/after ratios in one run.
 
-Run: ``python bench/bench_train.py [--setup almg-meam] [--steps 1000] [--threads 1] [--precision
+The peer needs DeePMD-kit with its torch extra (``pip install 'deepmd-kit[torch]==3.2.0'``; ``dp``
+imports e3nn). Run: ``python bench/bench_train.py [--setup almg-meam] [--steps 1000] [--threads 1] [--precision
 float32 --peer-precision float32] [--baseline-src DIR]``; the peer is skipped with a message when
 ``dp`` is not on PATH.
 """
@@ -153,6 +154,28 @@ def run_pesgen(args, train: list, valid: list, setup: dict) -> dict:
     return {"wall": wall, "loop": loop, "sel": ensemble.hyperparameters["sel"], "rmse": force_rmse(ensemble, valid)}
 
 
+def validation_cost(args, frames: list, setup: dict, n_valid: int = 64, steps: int = 200) -> None:
+    """Seconds per validation pass over ``n_valid`` frames, against seconds per training step: the
+    same training (seed, steps, split) with a learning-curve point every 10 steps and with two."""
+    walls, states = {}, {}
+    for disp in (10, steps):
+        settings = pesgen.TrainSettings(
+            numb_steps=steps, n_members=4, seed=args.seed, disp_freq=disp, max_validation_frames=n_valid,
+            validation_fraction=n_valid / len(frames), start_lr=setup["start_lr"], stop_lr=setup["stop_lr"],
+            model={**setup["model"], "precision": args.precision})
+        ensemble = pesgen.train(frames, settings)
+        curve = ensemble.metadata["learning_curve"]
+        walls[disp] = (curve[-1]["wall_time"] - curve[0]["wall_time"], len(curve))
+        states[disp] = ensemble.module.state_dict()
+    (many, n_many), (few, n_few) = walls[10], walls[steps]
+    per_pass = (many - few) / (n_many - n_few)
+    per_step = (few - per_pass) / (steps - 1)
+    print(f"validation pass over {n_valid} frames: {per_pass:.3f} s = {per_pass / per_step:.1f} training steps "
+          f"({per_step * 1e3:.1f} ms/step); at disp_freq 100 it adds {per_pass / per_step:.0f} %")
+    same = all(torch.equal(value, states[steps][key]) for key, value in states[10].items())
+    print(f"trained weights identical with {n_many} and {n_few} learning-curve points: {same}")
+
+
 def run_baseline(args, src: Path) -> dict:
     """:func:`run_pesgen` with the pesgen sources in ``src``, in a subprocess (same arguments)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,6 +203,8 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true", help="run pesgen only")
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="also train with the pesgen package under this folder (before/after ratio)")
+    parser.add_argument("--validation-cost", action="store_true",
+                        help="measure one validation pass (64 frames) in training steps, and stop")
     parser.add_argument("--pesgen-json", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -187,15 +212,20 @@ def main() -> None:
     setup = setup_of(args.setup)
     train, valid = setup_frames(args.setup, args.frames)
     type_map = sorted({s for a in train for s in a.get_chemical_symbols()})
+    if args.validation_cost:
+        validation_cost(args, train + valid, setup)
+        return
     if args.pesgen_json is not None:
         args.pesgen_json.write_text(json.dumps(run_pesgen(args, train, valid, setup)))
         return
     decay_steps = max(1, args.steps // 40)
     mine = run_pesgen(args, train, valid, setup)
+    print(f"pesgen: wall {mine['wall']:.1f} s, loop {mine['loop']:.1f} s", flush=True)
     sel = mine["sel"]
     rows = [(f"pesgen (4 members, one process, {args.precision})", mine["wall"], mine["loop"], mine["rmse"])]
     if args.baseline_src is not None:
         base = run_baseline(args, args.baseline_src)
+        print(f"pesgen baseline: wall {base['wall']:.1f} s, loop {base['loop']:.1f} s", flush=True)
         rows.append((f"pesgen baseline ({args.baseline_src})", base["wall"], base["loop"], base["rmse"]))
     dp = None if args.skip_peer else shutil.which("dp")
     if dp is None:
