@@ -144,6 +144,8 @@ class ExplorationSettings(StrictModel):
                                                      "(always with adaptive or calibrated levels)")
     device: str = "cpu"
     precision: Literal["model", "float32", "float64"] = "model"
+    compress: bool = Field(True, description="MD with the compressed ensemble (tabulated embedding nets, "
+                                             "pesgen.model.tabulate); false: the exact nets")
     stages: list[StageSettings] = Field(default_factory=list)
     ramp: RampSettings | None = None
 

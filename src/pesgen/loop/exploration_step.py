@@ -66,6 +66,7 @@ def explore_step(ctx: RunContext, iteration: int) -> ExploreSummary:
     stage = ctx.schedule.stage_of(iteration)
     structures, temps, pressures = walkers(ctx, iteration)
     ensemble = load(ctx.run.model_path(iteration), device=ex.device)
+    ensemble = ensemble.compress() if ex.compress else ensemble.decompress()
     dtype = ensemble.dtype if ex.precision == "model" else getattr(torch, ex.precision)
     stop = StopCriteria(min_distance=ex.stop.min_distance,
                         max_devi_f=ex.stop.max_devi_f or 3.0 * ctx.cfg.selection.f_hi,

@@ -25,6 +25,7 @@ from torch import nn
 
 from pesgen.model.env import environment_rows
 from pesgen.model.networks import StackedMLP
+from pesgen.model.tabulate import EmbeddingTables
 
 
 class DescriptorSeA(nn.Module):
@@ -63,7 +64,7 @@ class DescriptorSeA(nn.Module):
         return tj if self.type_one_side else ti * self.ntypes + tj
 
     def forward(self, species: torch.Tensor, rij: torch.Tensor, i: torch.Tensor,
-                tj: torch.Tensor) -> torch.Tensor:
+                tj: torch.Tensor, tables: EmbeddingTables | None = None) -> torch.Tensor:
         """Descriptors (n_members, n_centres, M1*M2) of centre atoms of species ``species`` (n_centres,),
         from their edges: vectors ``rij`` (n_members, n_edges, 3) in Å, centre index ``i`` (into the
         centres) and neighbour species ``tj`` of each edge.
@@ -71,7 +72,8 @@ class DescriptorSeA(nn.Module):
         Edges are laid out, as in DeePMD-kit, in one section per neighbour species: a dense
         (atom, slot) block of width K_b = the largest count of species-b neighbours of any atom.
         Empty slots hold zero rows and so add nothing; DeePMD-kit's own padding up to ``sel`` is
-        added in closed form (see the module docstring).
+        added in closed form (see the module docstring). With ``tables`` (a compressed model,
+        :mod:`pesgen.model.tabulate`) each block's R^ᵀ G comes from the tabulated nets.
         """
         return self.from_rows(species, environment_rows(rij, self.rcut_smth, self.rcut), i, tj)
 
@@ -105,17 +107,18 @@ class DescriptorSeA(nn.Module):
             dense = dense.view(n_members, n_atoms, width, 4)
             for a in centre_groups:
                 if a is None:
-                    atoms, block = None, dense
-                    net = self.embeddings[b]
+                    atoms, block, k = None, dense, b
                 else:
                     atoms = (species == a).nonzero().squeeze(1)
                     if atoms.numel() == 0:
                         continue
-                    block = dense[:, atoms]
-                    net = self.embeddings[a * nt + b]
-                n_block = block.shape[1]
-                g = net(block[..., :1].reshape(n_members, n_block * width, 1))
-                contrib = torch.matmul(block.transpose(-1, -2), g.view(n_members, n_block, width, self.m1))
+                    block, k = dense[:, atoms], a * nt + b
+                if tables is not None:
+                    contrib = tables.contract(k, block)
+                else:
+                    n_block = block.shape[1]
+                    g = self.embeddings[k](block[..., :1].reshape(n_members, n_block * width, 1))
+                    contrib = torch.matmul(block.transpose(-1, -2), g.view(n_members, n_block, width, self.m1))
                 t = t + contrib if atoms is None else t.index_add(1, atoms, contrib)
 
         # Padded slots of DeePMD-kit's fixed-size neighbour sections, in closed form.

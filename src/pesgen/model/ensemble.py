@@ -30,6 +30,9 @@ class Ensemble(StackedPotential):
                 raise TypeError(f"member {k} is a {type(m).__name__}, not a DeepPot")
         module = StackedDeepPot.stack([m.module for m in members])
         super().__init__(module, {"seeds": [m.metadata.get("seed") for m in members]})
+        distances = [m.metadata.get("min_neighbor_distance") for m in members]
+        if None not in distances:  # the range a compression tabulates (pesgen.model.tabulate)
+            self.metadata["min_neighbor_distance"] = min(distances)
 
     def __len__(self) -> int:
         return self.n_members

@@ -4,9 +4,13 @@ Layout (a ``torch.save`` dictionary, read back with ``weights_only=True`` so no 
 
     {"format": "pesgen-model", "version": 1, "kind": "DeepPot" | "Ensemble",
      "n_members": int, "hyperparameters": {...}, "state_dict": {name: tensor},
-     "metadata": "<json>", "pesgen_version": "x.y.z"}
+     "metadata": "<json>", "pesgen_version": "x.y.z",
+     "compression": {"settings": {...}, "grid": {...}, "coef": tensor}}   # compressed models only
 
-Statistics (davg, dstd, energy bias) are buffers inside ``state_dict``. Files are written to a
+Statistics (davg, dstd, energy bias) are buffers inside ``state_dict``. ``compression`` (optional:
+a reader that ignores it gets the exact model) holds the tabulated embedding nets of a compressed
+model (:mod:`pesgen.model.tabulate`): their settings, grid and quintic coefficients.
+Files are written to a
 temporary name and renamed, so a crash never leaves a half-written model under the final name.
 """
 
@@ -42,6 +46,10 @@ def save_potential(potential, path: str | Path) -> Path:
         "metadata": json.dumps(potential.metadata),
         "pesgen_version": __version__,
     }
+    tables = getattr(potential, "tables", None)
+    if tables is not None:
+        payload["compression"] = {"settings": tables.settings.to_dict(), "grid": tables.grid,
+                                  "coef": tables.coef.detach().cpu()}
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     torch.save(payload, tmp)
     os.replace(tmp, path)

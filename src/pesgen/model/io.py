@@ -14,6 +14,7 @@ from pesgen.model.deeppot import DeepPot
 from pesgen.model.ensemble import Ensemble
 from pesgen.model.fileformat import ModelFileError, read_payload
 from pesgen.model.stacked_model import Hyperparameters, StackedDeepPot
+from pesgen.model.tabulate import Compression, EmbeddingTables
 
 __all__ = ["ModelFileError", "describe", "load", "model_facts"]
 
@@ -36,15 +37,46 @@ def load(path: str | Path, device: str | torch.device = "cpu"):
     except json.JSONDecodeError as err:
         raise ModelFileError(f"{path}: corrupt metadata: {err}") from err
     module.to(device=device)
-    return kinds[payload["kind"]].from_module(module, metadata)
+    potential = kinds[payload["kind"]].from_module(module, metadata)
+    if payload.get("compression") is not None:
+        potential.tables = _tables(path, payload["compression"], module)
+    return potential
+
+
+def _tables(path, entry, module: StackedDeepPot) -> EmbeddingTables:
+    """The tabulated embedding nets of a compressed model file."""
+    try:
+        coef = entry["coef"].to(dtype=module.dtype)
+        n_nets, _, n_members, _, width = coef.shape
+        if (n_nets, n_members, width) != (len(module.descriptor.embeddings), module.n_members, module.descriptor.m1):
+            raise ValueError(f"tables of shape {tuple(coef.shape)} for {module.n_members} member(s)")
+        tables = EmbeddingTables(Compression(**entry["settings"]), entry["grid"], coef)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ModelFileError(f"{path}: corrupt compression tables: {err}") from err
+    return tables.to(device=module.device)
+
+
+def _compression_facts(model) -> dict[str, Any] | None:
+    """Settings and grid of a compressed model's tables, None for exact nets."""
+    if model.compression is None:
+        return None
+    return {**model.compression.to_dict(), **model.tables.grid}
+
+
+def _compression_text(facts: dict[str, Any] | None) -> str:
+    if facts is None:
+        return "none (exact embedding nets)"
+    return (f"tabulated, step {facts['step']} in s^ ({facts['n_fine']} fine + {facts['n_coarse']} coarse pieces), "
+            f"min_distance {facts['min_distance']:.3f} Å, extrapolate {facts['extrapolate']}")
 
 
 def model_facts(path: str | Path) -> dict[str, Any]:
     """What a model file holds, as plain JSON-ready values (``pesgen model info --json``): ``path``,
     ``kind``, ``n_members``, ``file_version``, ``pesgen_version``, ``hyperparameters`` (``type_map``,
     ``rcut`` and ``rcut_smth`` Å, ``sel``, network sizes, ...), ``n_parameters`` (per member),
-    ``energy_bias`` (element -> eV, member 0) and ``metadata`` (as saved: the learning curve, RMSEs
-    in eV/atom and eV/Å, the training settings)."""
+    ``energy_bias`` (element -> eV, member 0), ``metadata`` (as saved: the learning curve, RMSEs
+    in eV/atom and eV/Å, the training settings) and ``compression`` (None, or the tables' step,
+    extrapolate, min_distance Å and grid)."""
     model = load(path)
     payload = read_payload(path)
     bias = model.energy_bias()
@@ -52,7 +84,7 @@ def model_facts(path: str | Path) -> dict[str, Any]:
             "file_version": payload["version"], "pesgen_version": payload.get("pesgen_version"),
             "hyperparameters": dataclasses.asdict(model.module.hyper), "n_parameters": model.n_parameters(),
             "energy_bias": {s: float(b) for s, b in zip(model.type_map, bias[0], strict=True)},
-            "metadata": model.metadata}
+            "metadata": model.metadata, "compression": _compression_facts(model)}
 
 
 def describe(path: str | Path) -> str:
@@ -68,6 +100,7 @@ def describe(path: str | Path) -> str:
         f"resnet_dt {h.resnet_dt})",
         f"  fitting       {h.fitting_neuron} (resnet_dt {h.fitting_resnet_dt}), activation {h.activation}",
         f"  precision     {h.precision}",
+        f"  compression   {_compression_text(facts['compression'])}",
         f"  parameters    {facts['n_parameters']:,} per member",
         "  energy bias   " + ", ".join(f"{s}: {b:.4f} eV" for s, b in facts["energy_bias"].items()),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pesgen.model.fileformat import save_potential
 from pesgen.model.neighbors import Neighbors
 from pesgen.model.stacked_model import DTYPES, StackedDeepPot
 from pesgen.model.stats import energy_bias, environment_sums
+from pesgen.model.tabulate import DEFAULT_MIN_DISTANCE, Compression, EmbeddingTables
 
 FramesLike = Batch | Atoms | Sequence[Atoms]
 
@@ -28,6 +30,8 @@ class StackedPotential:
     def __init__(self, module: StackedDeepPot, metadata: dict[str, Any] | None = None) -> None:
         self.module = module
         self.metadata: dict[str, Any] = dict(metadata or {})
+        #: the tabulated embedding nets of a compressed model (:meth:`compress`), else None
+        self.tables: EmbeddingTables | None = None
 
     @classmethod
     def from_module(cls, module: StackedDeepPot, metadata: dict | None = None):
@@ -70,7 +74,39 @@ class StackedPotential:
             self.module.hyper.precision = {v: k for k, v in DTYPES.items()}[dtype]
         if device is not None:
             self.module.to(device=device)
+        if self.tables is not None:
+            if dtype is not None and dtype != self.tables.coef.dtype:  # tabulate again from the nets
+                self.compress(**self.tables.settings.to_dict())
+            else:
+                self.tables.to(device=self.device)
         return self
+
+    # ---- compression -------------------------------------------------------------------------
+    def compress(self, step: float = 0.01, extrapolate: float = 5.0, min_distance: float | None = None):
+        """Tabulate the embedding nets (in place; returns self) for faster inference.
+
+        Each net becomes a piecewise quintic of its input s^ with continuous value, first and
+        second derivative (:mod:`pesgen.model.tabulate`): ``step`` is the grid step in s^ up to
+        neighbours at ``min_distance`` Å (default: the closest pair of the data the statistics
+        came from, ``metadata["min_neighbor_distance"]``, else 1 Å), then a 10x coarser grid
+        down to ``min_distance / extrapolate``, then a second-order Taylor continuation.
+        Evaluation, MD and the ASE calculator use the tables; training uses the exact nets.
+        """
+        if min_distance is None:
+            min_distance = float(self.metadata.get("min_neighbor_distance", DEFAULT_MIN_DISTANCE))
+        settings = Compression(step=float(step), extrapolate=float(extrapolate), min_distance=float(min_distance))
+        self.tables = EmbeddingTables.build(self.module.descriptor, settings)
+        return self
+
+    def decompress(self):
+        """Back to the exact embedding nets (in place; returns self)."""
+        self.tables = None
+        return self
+
+    @property
+    def compression(self) -> Compression | None:
+        """The compression settings, or None for the exact model."""
+        return None if self.tables is None else self.tables.settings
 
     # ---- evaluation ------------------------------------------------------------------------
     def make_batch(self, frames: FramesLike) -> Batch:
@@ -81,7 +117,8 @@ class StackedPotential:
     def evaluate_members(self, frames: FramesLike, neighbors: Neighbors | None = None, *,
                          create_graph: bool = False) -> tuple[Batch, dict[str, torch.Tensor]]:
         batch = self.make_batch(frames)
-        return batch, self.module(batch, neighbors, create_graph=create_graph)
+        tables = None if create_graph else self.tables
+        return batch, self.module(batch, neighbors, create_graph=create_graph, tables=tables)
 
     def evaluate_frames(self, frames: FramesLike, neighbors: Neighbors | None = None, **kwargs) -> list[dict]:
         """:meth:`evaluate`, one dict per frame (numpy arrays; floats for per-frame scalars such as
@@ -101,7 +138,8 @@ class StackedPotential:
         """Set the normalisation (davg, dstd) and the energy bias of every member from ``frames``.
 
         ``frames`` must carry energies (a calculator or SinglePointCalculator) unless ``energies``
-        is given. With ``auto_sel`` the neighbour slots are first set from the data.
+        is given. With ``auto_sel`` the neighbour slots are first set from the data. The closest
+        pair seen (Å) goes to ``metadata["min_neighbor_distance"]`` (the range of :meth:`compress`).
         """
         frames = list(frames)
         if not frames:
@@ -113,12 +151,16 @@ class StackedPotential:
             if auto_sel:
                 self.module.set_sel(sums.auto_sel(sel_ratio))
             davg, dstd = sums.mean_std(hyper.sel)
+            if math.isfinite(sums.min_distance):
+                self.metadata["min_neighbor_distance"] = sums.min_distance
             desc.davg.copy_(torch.as_tensor(davg, dtype=self.dtype).expand_as(desc.davg))
             desc.dstd.copy_(torch.as_tensor(dstd, dtype=self.dtype).expand_as(desc.dstd))
         if bias:
             values = energy_bias(frames, hyper.type_map, energies)
             fit = self.module.fitting.bias_atom_e
             fit.copy_(torch.as_tensor(values, dtype=self.dtype).expand_as(fit))
+        if environment and self.tables is not None:  # the tables follow the new normalisation
+            self.compress(**self.tables.settings.to_dict())
 
     def adjust_energy_bias(self, frames: Sequence[Atoms], energies: Sequence[float] | None = None,
                            chunk: int = 64) -> np.ndarray:

@@ -19,6 +19,7 @@ from pesgen.model.descriptor import DescriptorSeA
 from pesgen.model.env import EdgeEnvironment
 from pesgen.model.fitting import EnergyFitting
 from pesgen.model.neighbors import Neighbors, neighbor_list
+from pesgen.model.tabulate import EmbeddingTables
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -102,14 +103,18 @@ class StackedDeepPot(nn.Module):
         return self.fitting.bias_atom_e.device
 
     def forward(self, batch: Batch, neighbors: Neighbors | None = None, *, create_graph: bool = False,
-                need_forces: bool = True) -> dict[str, torch.Tensor]:
+                need_forces: bool = True, tables: EmbeddingTables | None = None) -> dict[str, torch.Tensor]:
         """Per-member predictions for a batch.
 
         Returns "energy" (M, F) eV, "atom_energy" (M, N) eV and, with ``need_forces``,
         "forces" (M, N, 3) eV/Å and "virial" (M, F, 3, 3) eV. ``create_graph`` keeps the graph of
         the forces for training on them. ``neighbors`` may come from a longer cutoff (a Verlet
-        skin); edges beyond rcut are dropped here.
+        skin); edges beyond rcut are dropped here. ``tables``: the tabulated embedding nets of a
+        compressed model (:mod:`pesgen.model.tabulate`), for inference only (no ``create_graph``).
         """
+        if tables is not None and create_graph:
+            raise ValueError("a compressed model (tabulated embedding nets) is for inference; "
+                             "training uses the exact nets (pass no tables with create_graph)")
         batch, rij, i, j = self._edges(batch, neighbors)
         device = self.device
         n_atoms, n_frames = batch.n_atoms, batch.n_frames
@@ -127,7 +132,8 @@ class StackedDeepPot(nn.Module):
                 ci, cj, crij = i, j, rij
             else:
                 ci, cj, crij = i[edges] - centres[0], j[edges], rij[edges]
-            e_atoms, grad, crij_m = self._centre_pass(batch.species, centres, ci, cj, crij, need_forces, create_graph)
+            e_atoms, grad, crij_m = self._centre_pass(batch.species, centres, ci, cj, crij, need_forces,
+                                                      create_graph, tables)
             atom_energy_parts.append(e_atoms)
             if grad is None:
                 continue
@@ -160,14 +166,15 @@ class StackedDeepPot(nn.Module):
                 for k in range(n_chunks) if bounds[k + 1] > bounds[k]]
 
     def _centre_pass(self, species: torch.Tensor, centres: torch.Tensor, i: torch.Tensor, j: torch.Tensor,
-                     rij: torch.Tensor, need_forces: bool, create_graph: bool):
+                     rij: torch.Tensor, need_forces: bool, create_graph: bool,
+                     tables: EmbeddingTables | None = None):
         """Atomic energies (M, n_centres) of ``centres`` and dE/dr_ij (M, E, 3) of their edges."""
         rij_m = rij.detach().unsqueeze(0).expand(self.n_members, -1, -1).clone()
         if need_forces:
             rij_m.requires_grad_(True)
         with torch.enable_grad() if need_forces else torch.no_grad():
             centre_species = species[centres]
-            descriptor = self.descriptor(centre_species, rij_m, i, species[j])
+            descriptor = self.descriptor(centre_species, rij_m, i, species[j], tables)
             atom_energy = self.fitting(descriptor, centre_species)                 # (M, n_centres)
             if not need_forces:
                 return atom_energy, None, rij_m

@@ -39,12 +39,16 @@ class EnvironmentSums:
         self.sum_a2 = np.zeros((ntypes, ntypes))
         self.n_centres = np.zeros(ntypes)
         self.max_neighbors = np.zeros(ntypes, dtype=np.int64)
+        self.min_distance = math.inf                      # closest pair seen, Å
 
     def add(self, batch: Batch, rcut: float, rcut_smth: float) -> None:
         batch = batch.to(dtype=torch.float64, device="cpu")
         nl = neighbor_list(batch, rcut)
         rij = nl.vectors(batch.positions, batch.cell, batch.frame)
-        keep = torch.linalg.vector_norm(rij, dim=-1) < rcut
+        r = torch.linalg.vector_norm(rij, dim=-1)
+        keep = r < rcut
+        if bool(keep.any()):
+            self.min_distance = min(self.min_distance, float(r[keep].min()))
         rows = environment_rows(rij[keep], rcut_smth, rcut).numpy()
         i = nl.i[keep].numpy()
         ti = batch.species.numpy()[i]

@@ -115,8 +115,13 @@ def load_model(path: str | Path):
         raise ValidationConfigError(f"model {path}: {err}") from err
 
 
-def load_model_calculator(path: str | Path) -> Calculator:
-    """The ASE calculator of a saved pesgen model or ensemble (the ensemble mean)."""
+def load_model_calculator(path: str | Path, compress: bool | None = None) -> Calculator:
+    """The ASE calculator of a saved pesgen model or ensemble (the ensemble mean). ``compress``:
+    True tabulates the embedding nets (:meth:`~pesgen.model.potential.StackedPotential.compress`),
+    False uses the exact nets, None keeps the file's choice."""
     from pesgen.calculator import PesgenCalculator
 
-    return PesgenCalculator(load_model(path))
+    model = load_model(path)
+    if compress is not None:
+        model = model.compress() if compress else model.decompress()
+    return PesgenCalculator(model)

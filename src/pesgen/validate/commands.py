@@ -22,6 +22,9 @@ def test_command(
                                     "(default: RUN/validation for a run directory, else pesgen-test)."),
     elements: str | None = typer.Option(None, "--elements", help="Comma-separated elements (default: the "
                                         "config's, else the model's type map)."),
+    compress: bool = typer.Option(True, "--compress/--no-compress",
+                                  help="Evaluate MODEL compressed (tabulated embedding nets, the default) "
+                                       "or with its exact nets."),
 ) -> None:
     """Materials-property tests of MODEL against a reference, side by side (the paper's Table I, Figs. 2-6)."""
     from pesgen.validate.calculators import (
@@ -36,7 +39,7 @@ def test_command(
     from pesgen.validate.table import print_results, write_json
 
     settings = load_config(config)
-    model_calc = load_model_calculator(model)
+    model_calc = load_model_calculator(model, compress=compress)
     names = [e.strip() for e in elements.split(",")] if elements else (
         settings.elements or list(model_calc.model.type_map))
     spec = parse_reference(reference, names)
