@@ -9,9 +9,13 @@ with its deviations at every step. Workloads: 16 walkers of 32 atoms and 4 walke
 * pesgen: ``MDSampler`` advancing all walkers together (one ensemble call per step, Verlet skin);
 * ASE: ``ase.md.langevin.Langevin`` driving the same ensemble through its ASE calculator,
   one walker after the other (deviations computed at every step by the calculator);
-* DeePMD-kit (if ``deepmd`` is importable): the same weights loaded into four
-  ``deepmd.infer.DeepPot``, an ASE calculator calling the four of them plus
-  ``calc_model_devi_f/_e/_v`` at every step, ASE Langevin one walker after the other.
+* DeePMD-kit (if ``deepmd`` is importable): the same weights, in the same precision, loaded into
+  four ``deepmd.infer.DeepPot`` (frozen and compressed by ``dp --pt freeze`` / ``dp --pt compress``
+  unless ``--deepmd-exact``; bench/deepmd_peer.py), an ASE calculator calling the four of them
+  plus ``calc_model_devi_f/_e/_v`` at every step, ASE Langevin one walker after the other.
+
+The ensemble's statistics come from EMT-labelled rattled cells; pesgen runs it compressed
+(``Ensemble.compress()``) unless ``--exact``, batched and one walker after the other alike.
 
 Run: ``python bench/bench_explore.py [--steps 20] [--peer-steps 10] [--threads 2] [--dtype float32]``.
 Prints a table and the ratios pesgen / peer.
@@ -33,6 +37,7 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.md.langevin import Langevin as AseLangevin
 
+from deepmd_peer import deepmd_models
 from pesgen.explore.md import Langevin, MDSampler
 from pesgen.model.batch import Batch
 from pesgen.model.neighbors import neighbor_list
@@ -175,7 +180,7 @@ def run_ase(calc_factory, walkers, steps) -> float:
         )
         records = []
         dyn.attach(lambda a=atoms, r=records: r.append(a.calc.results["max_devi_f"]), interval=10)
-        dyn.run(2)  # warm-up
+        dyn.run(3)  # warm-up (TorchScript optimises over its first calls)
         start = time.perf_counter()
         dyn.run(steps)
         wall += time.perf_counter() - start
@@ -183,28 +188,27 @@ def run_ase(calc_factory, walkers, steps) -> float:
     return total_atoms * steps / wall
 
 
-def deepmd_models(ensemble, tmp: Path):
-    try:
-        from deepmd.infer import DeepPot as DPDeepPot
-    except ImportError as err:
-        print(f"DeePMD-kit not importable ({err}); DeePMD-kit peer skipped.")
-        return None
-    from pesgen.model.deepmd_weights import deepmd_model_params, deepmd_state_dict
+def trained_statistics(ensemble) -> None:
+    """Environment statistics and energy bias from EMT-labelled rattled cells (as after training)."""
+    from ase.calculators.emt import EMT
 
-    models = []
-    for k in range(ensemble.n_members):
-        state = {
-            "_extra_state": {
-                "model_params": deepmd_model_params(ensemble.module),
-                "train_infos": {"lr": 0.0, "step": 0},
-            }
-        }
-        for key, value in deepmd_state_dict(ensemble.module, k).items():
-            state[f"model.Default.{key}"] = value
-        path = tmp / f"member{k}.pt"
-        torch.save({"model": state}, path)
-        models.append(DPDeepPot(str(path)))
-    return models
+    frames = structures(4, (2, 2, 2))
+    for atoms in frames:
+        atoms.calc = EMT()
+        atoms.get_potential_energy()
+    ensemble.compute_statistics(frames, auto_sel=True)
+
+
+def peer_models(ensemble, compress: bool):
+    """Four DeePMD-kit DeepPots of the ensemble's members in its precision, compressed if DeePMD-kit can."""
+    folder = Path(tempfile.mkdtemp(prefix="pesgen-bench-"))
+    r_min = ensemble.metadata.get("min_neighbor_distance")
+    if compress:
+        try:
+            return deepmd_models(ensemble.module, folder / "c", compress=True, min_nbor_dist=r_min), "compressed"
+        except Exception as err:  # DeePMD-kit without its custom ops cannot compress
+            print(f"dp --pt compress failed ({type(err).__name__}: {err}); uncompressed DeePMD-kit peer.")
+    return deepmd_models(ensemble.module, folder), "uncompressed"
 
 
 def main() -> None:
@@ -216,6 +220,8 @@ def main() -> None:
     parser.add_argument("--skin", type=float, default=0.5)
     parser.add_argument("--pair", action="store_true", help="use the Morse pair ensemble")
     parser.add_argument("--max-atoms", type=int, default=None, help="MDSampler max_atoms_per_call")
+    parser.add_argument("--exact", action="store_true", help="pesgen with the exact nets (default: compressed)")
+    parser.add_argument("--deepmd-exact", action="store_true", help="DeePMD-kit peer uncompressed")
     args = parser.parse_args()
     os.environ.setdefault("DP_INTRA_OP_PARALLELISM_THREADS", str(args.threads))
     os.environ.setdefault("DP_INTER_OP_PARALLELISM_THREADS", "1")
@@ -232,9 +238,13 @@ def main() -> None:
         except (ImportError, AttributeError) as err:
             print(f"pesgen.Ensemble not available ({err}); using the Morse pair ensemble.")
     if ensemble is not None:
-        potential_name = "pesgen.Ensemble of 4 DeepPot (se_e2_a, rcut 6)"
-        dp_models = deepmd_models(ensemble, Path(tempfile.mkdtemp(prefix="pesgen-bench-")))
-        ensemble.to(dtype)
+        trained_statistics(ensemble)
+        ensemble.to(dtype)  # DeePMD-kit's models are built in the same precision
+        dp_models, dp_kind = peer_models(ensemble, compress=not args.deepmd_exact)
+        if not args.exact:
+            ensemble.compress()
+        potential_name = (f"pesgen.Ensemble of 4 DeepPot (se_e2_a, rcut 6, "
+                          f"{'exact' if args.exact else 'compressed'}); DeePMD-kit peer {dp_kind}")
         potential = ensemble
     else:
         potential_name = "4 Morse Al pair models"

@@ -1,20 +1,24 @@
-"""Benchmark: energy + forces per frame of pesgen's DeepPot-SE against DeePMD-kit's DeepPot.
+"""Benchmark: 4-model ensemble energy + forces + deviations, pesgen (exact and compressed) vs DeePMD-kit.
 
 Same architecture (se_e2_a, embedding [25, 50, 100], axis 16, fitting [240, 240, 240], rcut 6 Å),
-same weights (pesgen's, loaded into DeePMD-kit, and checked to give the same energies), same
-threads, same frames (rattled fcc Al of 32, 256 and 2048 atoms). Rows:
+same weights (pesgen's, loaded into DeePMD-kit, checked to give the same energies), same threads,
+same frames (rattled fcc Al of 32, 256 and 2048 atoms), and EQUAL precision: each precision in
+``--precisions`` runs pesgen and DeePMD-kit models built in that precision. Columns per frame size:
 
-* one model: pesgen DeepPot vs DeePMD-kit DeepPot.eval;
-* a 4-model ensemble with deviations: pesgen Ensemble.evaluate vs four DeepPot.eval calls plus
-  DeePMD-kit's calc_model_devi_f / _e / _v.
+* pesgen ``Ensemble.evaluate`` (means, members, deviations), exact nets and compressed
+  (``Ensemble.compress()``: step 0.01, extrapolate 5, the training frames' closest pair);
+* four ``deepmd.infer.DeepPot.eval`` plus ``calc_model_devi_f/_e/_v``, uncompressed, and the
+  same four frozen and compressed by DeePMD-kit (``dp --pt freeze`` + ``dp --pt compress``, same
+  step, extrapolate and min_nbor_dist; see bench/deepmd_peer.py).
 
-Run: ``python bench/bench_model.py [--sizes 32 256 2048] [--threads 2] [--device cpu]``.
-The peer is skipped with a message when DeePMD-kit is not importable.
+Run: ``python bench/bench_model.py [--sizes 32 256 2048] [--precisions float32 float64] [--threads 1]``.
+The peer columns are skipped with a message when DeePMD-kit is not importable.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import tempfile
 import time
@@ -27,9 +31,8 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 
 import pesgen
+from deepmd_peer import deepmd_models
 from pesgen.model.batch import Batch
-from pesgen.model.deepmd_weights import deepmd_model_params, deepmd_state_dict
-from pesgen.model.neighbors import neighbor_list
 
 REPEATS = {32: (2, 2, 2), 256: (4, 4, 4), 2048: (8, 8, 8)}
 
@@ -40,8 +43,9 @@ def frame(n_atoms: int, seed: int = 0):
     return atoms
 
 
-def timeit(fn, min_time: float = 1.0, max_reps: int = 50) -> float:
-    fn()  # warm-up
+def timeit(fn, min_time: float = 1.0, max_reps: int = 50, warmup: int = 3) -> float:
+    for _ in range(warmup):  # TorchScript (DeePMD-kit's frozen models) optimises over its first calls
+        fn()
     reps, start = 0, time.perf_counter()
     while True:
         fn()
@@ -51,20 +55,26 @@ def timeit(fn, min_time: float = 1.0, max_reps: int = 50) -> float:
             return elapsed / reps
 
 
-def write_deepmd_checkpoint(module, member: int, path: Path) -> None:
-    """A DeePMD-kit PyTorch checkpoint (.pt) holding member ``member`` of a pesgen module."""
-    state = {"_extra_state": {"model_params": deepmd_model_params(module), "train_infos": {"lr": 0.0, "step": 0}}}
-    for key, value in deepmd_state_dict(module, member).items():
-        state[f"model.Default.{key}"] = value
-    torch.save({"model": state}, path)
+def peer_four(peers, atoms):
+    """Four DeePMD-kit evaluations and DeePMD-kit's model deviations of one frame."""
+    from deepmd.infer.model_devi import calc_model_devi_e, calc_model_devi_f, calc_model_devi_v
+
+    coord, cell = atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, 9)
+    atype = np.zeros(len(atoms), dtype=int)
+    outs = [p.eval(coord, cell, atype) for p in peers]
+    fs, es = np.stack([o[1] for o in outs]), np.stack([o[0] for o in outs])
+    vs = np.stack([o[2] for o in outs]) / len(atoms)
+    return es, (calc_model_devi_f(fs), calc_model_devi_e(es), calc_model_devi_v(vs))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 256, 2048])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precisions", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--min-time", type=float, default=1.5)
+    parser.add_argument("--no-deepmd-compress", action="store_true", help="skip the dp compress peer")
     args = parser.parse_args()
     os.environ.setdefault("DP_INTRA_OP_PARALLELISM_THREADS", str(args.threads))
     os.environ.setdefault("DP_INTER_OP_PARALLELISM_THREADS", "1")
@@ -77,76 +87,54 @@ def main() -> None:
         atoms.calc = EMT()
         atoms.get_potential_energy()
         train.append(atoms)
-    members = [pesgen.DeepPot(type_map=["Al"], rcut=6.0, seed=s) for s in range(4)]
-    ensemble = pesgen.Ensemble(members)
-    ensemble.compute_statistics(train, auto_sel=True)
-    members = ensemble.members
-
-    try:
-        from deepmd.infer import DeepPot as DPDeepPot
-        from deepmd.infer.model_devi import calc_model_devi_e, calc_model_devi_f, calc_model_devi_v
-    except ImportError as err:
-        DPDeepPot = None
-        print(f"DeePMD-kit not importable ({err}); peer columns skipped.")
-
-    peers = []
+    base = pesgen.Ensemble([pesgen.DeepPot(type_map=["Al"], rcut=6.0, seed=s) for s in range(4)])
+    base.compute_statistics(train, auto_sel=True)
+    r_min = base.metadata["min_neighbor_distance"]
     tmp = Path(tempfile.mkdtemp(prefix="pesgen-bench-"))
-    if DPDeepPot is not None:
-        for k in range(4):
-            path = tmp / f"member{k}.pt"
-            write_deepmd_checkpoint(ensemble.module, k, path)
-            peers.append(DPDeepPot(str(path)))
 
     rows = []
-    for n in args.sizes:
-        atoms = frame(n, seed=1)
-        coord = atoms.positions.reshape(1, -1)
-        cell = atoms.cell.array.reshape(1, 9)
-        atype = np.zeros(n, dtype=int)
-        results = {}
-        for precision, dtype in (("f64", torch.float64), ("f32", torch.float32)):
-            single = pesgen.DeepPot.from_module(members[0].module.member(0)).to(dtype, args.device)
-            ens = pesgen.Ensemble.from_module(pesgen.Ensemble(members).module).to(dtype, args.device)
+    for precision in args.precisions:
+        dtype = getattr(torch, precision)
+        exact = copy.deepcopy(base).to(dtype, args.device)
+        compressed = copy.deepcopy(exact).compress(step=0.01, extrapolate=5.0)
+        peers = deepmd_models(exact.module, tmp / precision)
+        peers_c = None
+        if peers is not None and not args.no_deepmd_compress:
+            try:
+                peers_c = deepmd_models(exact.module, tmp / f"{precision}-c", compress=True, min_nbor_dist=r_min)
+            except Exception as err:  # DeePMD-kit without its custom ops cannot compress
+                print(f"dp --pt compress failed ({type(err).__name__}: {err}); compressed peer skipped.")
+        for n in args.sizes:
+            atoms = frame(n, seed=1)
             batch = Batch.from_atoms(atoms, ["Al"], dtype=dtype, device=args.device)
-            nl = neighbor_list(batch, 6.0)
-            results[f"pesgen 1 {precision}"] = timeit(lambda s=single, b=batch: s.evaluate(b), args.min_time)
-            results[f"pesgen 4+devi {precision}"] = timeit(lambda e=ens, b=batch: e.evaluate(b), args.min_time)
-            results[f"pesgen 4+devi {precision} (nl given)"] = timeit(
-                lambda e=ens, b=batch, nl=nl: e.evaluate(b, nl), args.min_time)
-        if peers:
-            e_ref = ensemble.evaluate(atoms)["energy_members"][:, 0].numpy()
-            e_dp = np.array([p.eval(coord, cell, atype)[0].item() for p in peers])
-            assert np.allclose(e_ref, e_dp, atol=1e-8), (e_ref, e_dp)
+            r = {"pesgen exact": timeit(lambda b=batch, m=exact: m.evaluate(b), args.min_time),
+                 "pesgen compressed": timeit(lambda b=batch, m=compressed: m.evaluate(b), args.min_time)}
+            e_exact = exact.evaluate(batch)["energy_members"][:, 0].double().numpy()
+            e_comp = compressed.evaluate(batch)["energy_members"][:, 0].double().numpy()
+            tol = (1e-5 if precision == "float32" else 1e-9) * n
+            assert np.allclose(e_comp, e_exact, atol=tol), (e_comp, e_exact)
+            for name, models, ref in (("deepmd", peers, e_exact), ("deepmd compressed", peers_c, e_comp)):
+                if models is None:
+                    continue
+                es, _ = peer_four(models, atoms)
+                assert np.allclose(es.reshape(len(models), -1)[:, 0], ref, atol=tol), (name, es, ref)
+                r[name] = timeit(lambda m=models, a=atoms: peer_four(m, a), args.min_time)
+            rows.append((precision, n, r))
+            print(f"  {precision} {n} atoms: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in r.items()), flush=True)
 
-            def peer_one(coord=coord, cell=cell, atype=atype):
-                return peers[0].eval(coord, cell, atype)
-
-            def peer_four(coord=coord, cell=cell, atype=atype, n=n):
-                outs = [p.eval(coord, cell, atype) for p in peers]
-                fs = np.stack([o[1] for o in outs])
-                es = np.stack([o[0] for o in outs])
-                vs = np.stack([o[2] for o in outs]) / n
-                return calc_model_devi_f(fs), calc_model_devi_e(es), calc_model_devi_v(vs)
-
-            results["deepmd 1"] = timeit(peer_one, args.min_time)
-            results["deepmd 4+devi"] = timeit(peer_four, args.min_time)
-        rows.append((n, results))
-
-    print(f"\nenergy+forces per frame, ms (threads={args.threads}, device={args.device}, torch {torch.__version__})")
-    header = ["atoms", "pesgen 1 f64", "pesgen 1 f32", "deepmd 1", "ratio 1 f64", "pesgen 4+devi f64",
-              "pesgen 4+devi f32", "deepmd 4+devi", "ratio 4 f64", "ratio 4 f32"]
-    print(" | ".join(f"{h:>17}" for h in header))
-    for n, r in rows:
-        dp1, dp4 = r.get("deepmd 1"), r.get("deepmd 4+devi")
-        cells = [str(n), r["pesgen 1 f64"] * 1e3, r["pesgen 1 f32"] * 1e3, dp1 and dp1 * 1e3,
-                 dp1 and dp1 / r["pesgen 1 f64"], r["pesgen 4+devi f64"] * 1e3, r["pesgen 4+devi f32"] * 1e3,
-                 dp4 and dp4 * 1e3, dp4 and dp4 / r["pesgen 4+devi f64"], dp4 and dp4 / r["pesgen 4+devi f32"]]
-        print(" | ".join(f"{c:>17.2f}" if isinstance(c, float) else f"{str(c) if c else '-':>17}" for c in cells))
-    print("ratio = DeePMD-kit time / pesgen time (>1: pesgen faster). DeePMD-kit runs float64 (its default).")
-    print("'nl given' rows (precomputed neighbour list, as in MD with a skin):")
-    for n, r in rows:
-        print(f"  {n:>5} atoms: 4+devi f64 {r['pesgen 4+devi f64 (nl given)'] * 1e3:.2f} ms, "
-              f"f32 {r['pesgen 4+devi f32 (nl given)'] * 1e3:.2f} ms")
+    print(f"\n4-model ensemble energy+forces+deviations per frame, ms (threads={args.threads}, "
+          f"device={args.device}, torch {torch.__version__}; pesgen and DeePMD-kit in the same precision)")
+    header = ["precision", "atoms", "pesgen exact", "pesgen compr.", "deepmd", "deepmd compr.",
+              "deepmd/pes-c", "deepmd-c/pes-c", "exact/compr."]
+    print(" | ".join(f"{h:>14}" for h in header))
+    for precision, n, r in rows:
+        pc = r["pesgen compressed"]
+        dp, dpc = r.get("deepmd"), r.get("deepmd compressed")
+        cells = [precision, str(n), r["pesgen exact"] * 1e3, pc * 1e3, dp and dp * 1e3, dpc and dpc * 1e3,
+                 dp and dp / pc, dpc and dpc / pc, r["pesgen exact"] / pc]
+        print(" | ".join(f"{c:>14.2f}" if isinstance(c, float) else f"{str(c) if c else '-':>14}" for c in cells))
+    print("ratios > 1: the pesgen compressed ensemble is faster. Targets (issue 13): deepmd/pes-c >= 5, "
+          "deepmd-c/pes-c >= 2.")
 
 
 if __name__ == "__main__":
