@@ -75,9 +75,10 @@ class DescriptorSeA(nn.Module):
         added in closed form (see the module docstring). With ``tables`` (a compressed model,
         :mod:`pesgen.model.tabulate`) each block's R^ᵀ G comes from the tabulated nets.
         """
-        return self.from_rows(species, environment_rows(rij, self.rcut_smth, self.rcut), i, tj)
+        return self.from_rows(species, environment_rows(rij, self.rcut_smth, self.rcut), i, tj, tables)
 
-    def from_rows(self, species: torch.Tensor, rows: torch.Tensor, i: torch.Tensor, tj: torch.Tensor) -> torch.Tensor:
+    def from_rows(self, species: torch.Tensor, rows: torch.Tensor, i: torch.Tensor, tj: torch.Tensor,
+                  tables: EmbeddingTables | None = None) -> torch.Tensor:
         """:meth:`forward` from the environment rows (n_members, n_edges, 4) of the edges instead of
         their vectors (training reuses the rows of its fixed frames, :mod:`pesgen.model.env`)."""
         n_members = rows.shape[0]
