@@ -92,10 +92,11 @@ def md_frames(atoms: Atoms, calc: Calculator, temperature: float, n_frames: int,
 
 
 def cached_set(name: str, seed: int, version: int, build: Callable[[int], HeldoutSet],
-               cache: Path | None = None) -> tuple[HeldoutSet, Path]:
+               cache: Path | None = None, kind: str = "heldout") -> tuple[HeldoutSet, Path]:
     """The set ``name`` of ``seed``: read from the cache, else built by ``build(seed)`` and
-    written there first (the frames returned are always the ones read back from the file)."""
-    path = (cache or CACHE) / f"heldout-{name}-seed{seed}-v{version}.extxyz"
+    written there first (the frames returned are always the ones read back from the file).
+    ``kind`` starts the file name: "heldout" for test sets, "pool" for training pools."""
+    path = (cache or CACHE) / f"{kind}-{name}-seed{seed}-v{version}.extxyz"
     if not path.is_file():
         frames = []
         for category, group in build(seed).items():
@@ -113,23 +114,24 @@ def cached_set(name: str, seed: int, version: int, build: Callable[[int], Heldou
 
 
 def load_set(name: str, seed: int, version: int, build: Callable[..., HeldoutSet], verbose: bool = True,
-             cache: Path | None = None) -> HeldoutSet:
+             cache: Path | None = None, kind: str = "heldout") -> HeldoutSet:
     """:func:`cached_set` with ``build(seed, verbose)``, naming the file when ``verbose``."""
-    sets, path = cached_set(name, seed, version, lambda s: build(s, verbose), cache)
+    sets, path = cached_set(name, seed, version, lambda s: build(s, verbose), cache, kind)
     if verbose:
-        print(f"held-out set: {path}")
+        print(f"{kind} set: {path}")
     return sets
 
 
-def main(name: str, version: int, build: Callable[[int], HeldoutSet], description: str) -> None:
-    """The command line of a held-out set script: build (or read) it and print its categories."""
+def main(name: str, version: int, build: Callable[[int], HeldoutSet], description: str, kind: str = "heldout",
+         seed: int = 0) -> None:
+    """The command line of a set script: build (or read) it and print its categories."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=seed)
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: bench/.cache)")
     args = parser.parse_args()
-    sets, path = cached_set(name, args.seed, version, build, args.cache)
+    sets, path = cached_set(name, args.seed, version, build, args.cache, kind)
     print(summary(sets, path))
 
 

@@ -67,6 +67,22 @@ def _solid_solution(lattice: str, x_mg: float, rng: np.random.Generator) -> Atom
     return rattled(host, 0.05, rng)
 
 
+def md_systems() -> dict[str, tuple[Atoms, float, int, bool]]:
+    """The MD categories: ``{category: (start structure, temperature K, frames, liquid)}``."""
+    return {
+        "vacancy-Al-fcc": (build_crystal("Al", "fcc", cubic=True).repeat(3)[1:], 600.0, 8, False),
+        "vacancy-Mg-hcp": (build_crystal("Mg", "hcp").repeat((4, 4, 3))[1:], 600.0, 8, False),
+        "surface-Al-fcc111": (fcc111("Al", (3, 3, 6), a=4.05, vacuum=5.0, periodic=True), 300.0, 8, False),
+        "surface-Mg-hcp0001": (hcp0001("Mg", (3, 3, 6), a=3.21, c=5.21, vacuum=5.0, periodic=True), 300.0, 8,
+                               False),
+        "solid-Al-fcc-300K": (build_crystal("Al", "fcc", cubic=True).repeat(3), 300.0, 12, False),
+        "solid-Mg-hcp-300K": (build_crystal("Mg", "hcp", cubic=True).repeat((4, 2, 3)), 300.0, 12, False),
+        "liquid-Al-943K": (build_crystal("Al", "fcc", cubic=True).repeat(3), 943.0, 12, True),
+        "liquid-AlMg-1200K": (_alloy_fcc108(), 1200.0, 12, True),
+        "liquid-AlMg-2000K": (_alloy_fcc108(), 2000.0, 12, True),
+    }
+
+
 def build(seed: int, verbose: bool = True) -> HeldoutSet:
     calc = meam_calculator()
     out: HeldoutSet = {}
@@ -83,19 +99,7 @@ def build(seed: int, verbose: bool = True) -> HeldoutSet:
             category = f"random-{lattice}-Mg{100 * x_mg:.0f}"
             rng = category_rng(seed, category)
             out[category] = [labelled(_solid_solution(lattice, x_mg, rng), calc) for _ in range(8)]
-    md = {  # category: (structure, temperature K, frames, liquid)
-        "vacancy-Al-fcc": (build_crystal("Al", "fcc", cubic=True).repeat(3)[1:], 600.0, 8, False),
-        "vacancy-Mg-hcp": (build_crystal("Mg", "hcp").repeat((4, 4, 3))[1:], 600.0, 8, False),
-        "surface-Al-fcc111": (fcc111("Al", (3, 3, 6), a=4.05, vacuum=5.0, periodic=True), 300.0, 8, False),
-        "surface-Mg-hcp0001": (hcp0001("Mg", (3, 3, 6), a=3.21, c=5.21, vacuum=5.0, periodic=True), 300.0, 8,
-                               False),
-        "solid-Al-fcc-300K": (build_crystal("Al", "fcc", cubic=True).repeat(3), 300.0, 12, False),
-        "solid-Mg-hcp-300K": (build_crystal("Mg", "hcp", cubic=True).repeat((4, 2, 3)), 300.0, 12, False),
-        "liquid-Al-943K": (build_crystal("Al", "fcc", cubic=True).repeat(3), 943.0, 12, True),
-        "liquid-AlMg-1200K": (_alloy_fcc108(), 1200.0, 12, True),
-        "liquid-AlMg-2000K": (_alloy_fcc108(), 2000.0, 12, True),
-    }
-    for category, (atoms, temperature, n_frames, liquid) in md.items():
+    for category, (atoms, temperature, n_frames, liquid) in md_systems().items():
         melt = {"melt_at": 2500.0, "melt_steps": 1000, "npt_steps": 1000} if liquid else {}
         out[category], msd = md_frames(atoms, calc, temperature, n_frames, category_rng(seed, category),
                                        timestep=2.0, equilibrate=500, **melt)
