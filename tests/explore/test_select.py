@@ -52,6 +52,21 @@ def test_trust_levels_boundaries_nan_and_virial():
         TrustLevels(0.1, 0.3, v_lo=0.1)
 
 
+def test_energy_deviation_levels():
+    """e levels act on devi_e (eV/atom): a strained crystal with tiny force deviation but a large
+    energy deviation becomes a candidate; NaN or above e_hi fails."""
+    te = TrustLevels(0.1, 0.3, e_lo=0.002, e_hi=0.05)
+    cols = {"max_devi_f": np.array([0.01, 0.01, 0.01, 0.2, 0.01]),
+            "devi_e": np.array([0.001, 0.004, 0.06, 0.001, np.nan])}
+    np.testing.assert_array_equal(te.classify(cols).labels, [ACCURATE, CANDIDATE, FAILED, CANDIDATE, FAILED])
+    with pytest.raises(SelectionError, match="e_lo and e_hi"):
+        TrustLevels(0.1, 0.3, e_hi=0.05)
+    with pytest.raises(SelectionError, match="e_lo <= e_hi"):
+        TrustLevels(0.1, 0.3, e_lo=0.1, e_hi=0.05)
+    with pytest.raises(SelectionError, match="devi_e"):
+        te.classify({"max_devi_f": np.array([0.01])})
+
+
 def test_counts_per_system_and_condition_and_caps():
     rng = np.random.default_rng(0)
     cols = synthetic(rng)

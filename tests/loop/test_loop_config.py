@@ -274,3 +274,12 @@ def test_target_from_a_force_rmse_target_uses_the_measured_ratio():
     assert CalibrationSettings(target_max_force_error=0.3).target(audit, 0.04)[0] == 0.3
     with pytest.raises(SelectionError, match="target_max_force_error"):
         CalibrationSettings().target(audit)
+
+
+def test_energy_deviation_levels_reach_the_classifier():
+    levels = SelectionSettings(f_lo=0.05, f_hi=0.2, e_lo=0.002, e_hi=0.05).classifier()
+    assert (levels.e_lo, levels.e_hi) == (0.002, 0.05)
+    with pytest.raises(ValueError, match="e_lo and e_hi"):
+        SelectionSettings(e_lo=0.002)
+    with pytest.raises(ValueError, match="adaptive_lower has no energy-deviation levels"):
+        SelectionSettings(adaptive_lower=True, e_lo=0.002, e_hi=0.05)

@@ -205,7 +205,7 @@ class Calibration:
         the virial levels are the fallback's)."""
 
         def window(lo_hi: tuple[float, float]) -> TrustLevels:
-            return TrustLevels(lo_hi[0], lo_hi[1], fallback.v_lo, fallback.v_hi)
+            return TrustLevels(lo_hi[0], lo_hi[1], fallback.v_lo, fallback.v_hi, fallback.e_lo, fallback.e_hi)
 
         pooled = self.levels()
         return CalibratedLevels({name: window(fit.levels(self.target, self.hi_multiple))

@@ -6,9 +6,10 @@
    (given the system's columns whose names contain "devi", and the system id for per-system
    levels); it also reports the lower levels it used (:class:`Classes`).
    :class:`TrustLevels` -- fixed window on the max force deviation ``[f_lo, f_hi)`` (eV/Å) and
-   optionally on the max virial deviation ``[v_lo, v_hi)`` (eV/atom), with DP-GEN2's rule:
-   failed if ``f >= f_hi`` or ``v >= v_hi`` (or NaN); accurate if ``f < f_lo`` and
-   ``v < v_lo``; candidate otherwise. (DP-GEN 1 checks "candidate" first, so a frame with f in
+   optionally on the max virial deviation ``[v_lo, v_hi)`` (eV/atom) and the energy deviation
+   ``[e_lo, e_hi)`` (eV/atom), with DP-GEN2's rule: failed if ``f >= f_hi`` or ``v >= v_hi`` or
+   ``e >= e_hi`` (or NaN); accurate if ``f < f_lo`` and ``v < v_lo`` and ``e < e_lo``; candidate
+   otherwise. (DP-GEN 1 checks "candidate" first, so a frame with f in
    the window and v above v_hi is a candidate there; here it is failed.)
    :class:`AdaptiveLower` -- DP-GEN's ``model_devi_adapt_trust_lo``, per system: frames with
    ``f > f_hi`` or ``v > v_hi`` fail; of the others, the ``max(numb_candi_f,
@@ -64,32 +65,37 @@ def column(columns: Mapping[str, np.ndarray], name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrustLevels:
-    """Fixed trust window: f in eV/Å, v in eV/atom (v levels optional, both or neither)."""
+    """Fixed trust window: f in eV/Å; v (max virial deviation) and e (energy deviation) in eV/atom,
+    each optional (both levels or neither)."""
 
     f_lo: float
     f_hi: float
     v_lo: float | None = None
     v_hi: float | None = None
+    e_lo: float | None = None
+    e_hi: float | None = None
 
     def __post_init__(self) -> None:
         if not (0 <= self.f_lo <= self.f_hi):
             raise SelectionError(
                 f"trust levels need 0 <= f_lo <= f_hi, got f_lo={self.f_lo}, f_hi={self.f_hi}"
             )
-        if (self.v_lo is None) != (self.v_hi is None):
-            raise SelectionError("give both v_lo and v_hi, or neither")
-        if self.v_lo is not None and not (0 <= self.v_lo <= self.v_hi):  # type: ignore[operator]
-            raise SelectionError(f"need 0 <= v_lo <= v_hi, got {self.v_lo}, {self.v_hi}")
+        for name, lo, hi in (("v", self.v_lo, self.v_hi), ("e", self.e_lo, self.e_hi)):
+            if (lo is None) != (hi is None):
+                raise SelectionError(f"give both {name}_lo and {name}_hi, or neither")
+            if lo is not None and not (0 <= lo <= hi):  # type: ignore[operator]
+                raise SelectionError(f"need 0 <= {name}_lo <= {name}_hi, got {lo}, {hi}")
 
     def classify(self, columns: Mapping[str, np.ndarray], system: str = "") -> Classes:
         """The class of every row and the fixed lower levels."""
         f = column(columns, "max_devi_f").astype(np.float64)
         failed = ~(f < self.f_hi)  # NaN fails
         accurate = f < self.f_lo
-        if self.v_hi is not None:
-            v = column(columns, "max_devi_v").astype(np.float64)
-            failed |= ~(v < self.v_hi)
-            accurate &= v < self.v_lo
+        for name, lo, hi in (("max_devi_v", self.v_lo, self.v_hi), ("devi_e", self.e_lo, self.e_hi)):
+            if hi is not None:
+                x = column(columns, name).astype(np.float64)
+                failed |= ~(x < hi)
+                accurate &= x < lo
         out = np.full(len(f), CANDIDATE, dtype=np.int8)
         out[accurate] = ACCURATE
         out[failed] = FAILED

@@ -224,6 +224,8 @@ class SelectionSettings(StrictModel):
     f_hi: float = Field(0.15, gt=0, description="upper trust level, eV/Å")
     v_lo: float | None = Field(None, ge=0, description="eV/atom")
     v_hi: float | None = Field(None, gt=0, description="eV/atom")
+    e_lo: float | None = Field(None, ge=0, description="energy deviation, eV/atom")
+    e_hi: float | None = Field(None, gt=0, description="energy deviation, eV/atom")
     adaptive_lower: bool = Field(False, description="DP-GEN's model_devi_adapt_trust_lo")
     trust: Literal["fixed", "calibrated"] = Field(
         "fixed", description="fixed f_lo/f_hi, or levels fitted per system from measured errors "
@@ -241,7 +243,9 @@ class SelectionSettings(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> SelectionSettings:
-        TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi), self.label_cap()  # their checks: ValueErrors
+        self.fixed_levels(), self.label_cap()  # their checks: ValueErrors
+        if self.adaptive_lower and self.e_hi is not None:
+            raise ValueError("adaptive_lower has no energy-deviation levels; drop e_lo/e_hi or adaptive_lower")
         return self
 
     @field_validator("trust")
@@ -256,8 +260,8 @@ class SelectionSettings(StrictModel):
         return self.trust == "calibrated"
 
     def fixed_levels(self) -> TrustLevels:
-        """The fixed window (f_lo, f_hi eV/Å; v_lo, v_hi eV/atom)."""
-        return TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi)
+        """The fixed window (f_lo, f_hi eV/Å; v_lo, v_hi, e_lo, e_hi eV/atom)."""
+        return TrustLevels(self.f_lo, self.f_hi, self.v_lo, self.v_hi, self.e_lo, self.e_hi)
 
     def classifier(self, calibration: Calibration | None = None) -> Classifier:
         """The trust levels: DP-GEN's adaptive lower level, the calibrated per-system windows (the
