@@ -10,6 +10,10 @@ deviation ``max_devi_f`` (eV/Å), energy deviation ``devi_e`` and max virial dev
 
 * Spearman's rank correlation with the true |energy error| (meV/atom) and with the true max
   atomic force error (eV/Å);
+* the share of the energy error that is an offset per system and iteration: sum over (system,
+  iteration) of n x (mean signed error)^2 over the sum of squared errors. Near 1, the error is a
+  constant shift of a structure's energy, which no choice of frames within that system can
+  reveal; for independent zero-mean errors it would be (groups / frames);
 * the recall of "bad" frames at a fixed labelling budget: label the top ``--top`` fraction of
   frames by the indicator; which share of the frames whose true energy error is above
   ``--energy-target`` meV/atom (or whose max force error is above ``--force-target`` eV/Å) does
@@ -34,7 +38,8 @@ INDICATORS = ("max_devi_f", "devi_e", "max_devi_v")
 
 def audit_pairs(run: Path) -> dict[str, np.ndarray]:
     """Per audit frame of ``run``: the indicators and the true errors (|dE| meV/atom, max |dF| eV/Å)."""
-    rows: dict[str, list[float]] = {k: [] for k in (*INDICATORS, "energy_error", "max_force_error", "iteration")}
+    rows: dict[str, list] = {k: [] for k in (*INDICATORS, "energy_error", "signed_energy_error", "max_force_error",
+                                             "iteration", "system")}
     for audit_file in sorted(run.glob("iter.*/audit.json")):
         audit = json.loads(audit_file.read_text())
         frames = [f for f in audit.get("frames", []) if f.get("energy_error") is not None]
@@ -46,6 +51,8 @@ def audit_pairs(run: Path) -> dict[str, np.ndarray]:
             for k in INDICATORS:
                 rows[k].append(float(record.columns[k][r]))
             rows["energy_error"].append(abs(float(frame["energy_error"])))
+            rows["signed_energy_error"].append(float(frame["energy_error"]))
+            rows["system"].append(f"{audit['iteration']}:{frame['system']}")
             rows["max_force_error"].append(float(frame["max_force_error"]))
             rows["iteration"].append(audit["iteration"])
     return {k: np.asarray(v) for k, v in rows.items()}
@@ -80,6 +87,12 @@ def main() -> None:
     print(f"{n} audit frames from {len(args.runs)} run(s); {bad_e.sum()} with |dE| > {args.energy_target} meV/atom, "
           f"{bad_f.sum()} with max |dF| > {args.force_target} eV/Å; recall at the top {100 * args.top:.0f} % "
           f"(random: {100 * args.top:.0f} %)")
+    groups: dict[str, list[float]] = {}
+    for key, err in zip(data["system"], data["signed_energy_error"], strict=True):
+        groups.setdefault(str(key), []).append(float(err))
+    offset = sum(len(g) * np.mean(g) ** 2 for g in groups.values()) / float(np.sum(data["signed_energy_error"] ** 2))
+    print(f"energy error: RMS {np.sqrt(np.mean(data['signed_energy_error'] ** 2)):.1f} meV/atom; offset share per "
+          f"(system, iteration) {100 * offset:.0f} % ({len(groups)} groups)")
     print(f"{'indicator':12s} {'rho(|dE|)':>10s} {'rho(max dF)':>12s} {'recall |dE|':>12s} {'recall dF':>10s}")
     for k in INDICATORS:
         x = data[k]

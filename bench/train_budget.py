@@ -193,6 +193,7 @@ def main() -> None:
         heldout = heldout_set(0, verbose=False)
         todo = args.settings or [name for name in SETTINGS if name not in results]
         for name in todo:
+            results.update({k: v for k, v in load_results().items() if k not in results})  # other processes
             if name in results and not args.redo:
                 continue
             results[name] = record(run_setting(name, heldout, results))
