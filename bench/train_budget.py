@@ -7,8 +7,9 @@ set (``heldout_almg.py``, seed 0, never trained on) per category. Printed per se
 training cost in CPU seconds of this process (one thread: ``OMP_NUM_THREADS=1``; CPU time is
 what the study compares, wall time is shown too but depends on the machine's load), the worst
 category's energy RMSE (meV/atom) and force score (force RMSE / max(0.05 eV/Å, 10 % of the
-category's force RMS), > 1 misses), how many of the 31 categories meet both targets, and the
-Pareto front of (CPU s, worst score).
+category's force RMS), > 1 misses), the training-pool energy RMSE of that worst category
+("train": equal to the held-out one means the model underfits its own data), how many of the
+31 categories meet both targets, and the Pareto front of (CPU s, worst score).
 
     OMP_NUM_THREADS=1 python bench/train_budget.py                       # every setting
     OMP_NUM_THREADS=1 python bench/train_budget.py base-12k big-12k      # some
@@ -108,7 +109,8 @@ def run_setting(name: str, heldout: dict, results: dict[str, dict]) -> dict:
     model_path(name).parent.mkdir(parents=True, exist_ok=True)
     ensemble.save(model_path(name))
     rows = evaluate(ensemble, heldout)
-    return {"setting": name, "numb_steps": config.numb_steps, "n_frames": len(frames), "cpu_s": cpu, "wall_s": wall,
+    return {"train_rows": training_rows(name, ensemble), "setting": name, "numb_steps": config.numb_steps,
+            "n_frames": len(frames), "cpu_s": cpu, "wall_s": wall,
             "threads": torch.get_num_threads(), "load": os.getloadavg()[0],
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": [r.as_dict() for r in rows]}
 
@@ -119,6 +121,18 @@ def record(result: dict) -> dict:
     with RESULTS.open("a") as fh:
         fh.write(json.dumps(result) + "\n")
     return result
+
+
+def training_rows(name: str, model=None) -> list[dict]:
+    """Per-category errors of setting ``name``'s model on its own training pool: when they equal
+    the held-out ones, the model underfits and more or other data cannot help."""
+    model = model if model is not None else load_model(model_path(name))
+    pools = SETTINGS[name][1]
+    groups: dict[str, list] = {}
+    for seed in pools:
+        for category, frames in training_pool(seed, verbose=False).items():
+            groups.setdefault(category, []).extend(frames)
+    return [r.as_dict() for r in evaluate(model, groups)]
 
 
 def load_results() -> dict[str, dict]:
@@ -135,10 +149,12 @@ def load_results() -> dict[str, dict]:
 def summary(record: dict) -> dict:
     rows = record["rows"]
     worst_e = max(rows, key=lambda r: r["energy_rmse"])
+    train = {r["category"]: r for r in record.get("train_rows", [])}
     worst_f = max(rows, key=lambda r: r["force_rmse"] / max(0.05, 0.1 * r["force_rms"]))
     return {
         "worst_score": rows[0]["score"], "worst_category": rows[0]["category"],
         "worst_e": worst_e["energy_rmse"], "worst_e_cat": worst_e["category"],
+        "train_e": train[worst_e["category"]]["energy_rmse"] if worst_e["category"] in train else float("nan"),
         "worst_f": worst_f["force_rmse"], "worst_f_goal": max(0.05, 0.1 * worst_f["force_rms"]),
         "worst_f_cat": worst_f["category"], "met": sum(r["score"] <= 1.0 for r in rows), "n": len(rows),
     }
@@ -146,7 +162,8 @@ def summary(record: dict) -> dict:
 
 def table(results: dict[str, dict]) -> str:
     lines = [f"{'setting':12s} {'steps':>6s} {'frames':>6s} {'CPU s':>7s} {'wall s':>7s} {'load':>5s} "
-             f"{'worst E meV/at (category)':>36s} {'worst F eV/Å / goal (category)':>40s} {'met':>6s} {'front':>5s}"]
+             f"{'worst E meV/at (category)':>36s} {'train':>6s} {'worst F eV/Å / goal (category)':>40s} "
+             f"{'met':>6s} {'front':>5s}"]
     done = [name for name in SETTINGS if name in results]
     sums = {name: summary(results[name]) for name in done}
     front = {name for name in done if not any(
@@ -156,7 +173,7 @@ def table(results: dict[str, dict]) -> str:
         r, s = results[name], sums[name]
         lines.append(
             f"{name:12s} {r['numb_steps']:6d} {r['n_frames']:6d} {r['cpu_s']:7.0f} {r['wall_s']:7.0f} {r['load']:5.1f} "
-            f"{s['worst_e']:9.1f} ({s['worst_e_cat']:24s}) "
+            f"{s['worst_e']:9.1f} ({s['worst_e_cat']:24s}) {s['train_e']:6.1f} "
             f"{s['worst_f']:6.3f}/{s['worst_f_goal']:5.3f} ({s['worst_f_cat']:24s}) "
             f"{s['met']:3d}/{s['n']:2d} {'*' if name in front else '':>5s}")
     return "\n".join(lines)
@@ -179,6 +196,8 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the results so far and exit")
     parser.add_argument("--categories", action="store_true", help="with --table: per-category rows too")
     parser.add_argument("--redo", action="store_true", help="train the named settings again")
+    parser.add_argument("--backfill", action="store_true",
+                        help="add the training-pool errors to finished settings that lack them (saved models)")
     args = parser.parse_args()
     if args.list:
         for name in SETTINGS:
@@ -189,7 +208,11 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown settings {unknown}; --list shows them")
     results = load_results()
-    if not args.table:
+    if args.backfill:
+        for name, result in results.items():
+            if "train_rows" not in result and model_path(name).is_file():
+                results[name] = record({**result, "train_rows": training_rows(name)})
+    if not args.table and not args.backfill:
         heldout = heldout_set(0, verbose=False)
         todo = args.settings or [name for name in SETTINGS if name not in results]
         for name in todo:
