@@ -28,6 +28,7 @@ from typer.core import TyperGroup
 
 import pesgen
 from pesgen.data.commands import app as data_app
+from pesgen.dpgen.commands import import_dpgen_command
 from pesgen.errors import PesgenError
 from pesgen.loop import commands as loop_commands
 from pesgen.report.commands import report_command
@@ -129,6 +130,7 @@ app.command("run")(loop_commands.run)
 app.command("status")(loop_commands.status)
 app.command("report")(report_command)
 app.command("export")(loop_commands.export)
+app.command("import-dpgen")(import_dpgen_command)
 
 
 @app.command("demo")

@@ -35,13 +35,14 @@ Every returned ``ase.Atoms`` has ``info["system"]``, a readable id such as
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from ase import Atoms
 from pydantic import BeforeValidator, Field, model_validator
 
-from pesgen.schema import StrictModel, parse
+from pesgen.schema import ConfigPath, StrictModel, parse
 from pesgen.structures.alloys import composition_counts, random_alloy
 from pesgen.structures.crystals import CELL_KINDS, LATTICES, crystal, lattice_constants
 from pesgen.structures.displace import DISPLACEMENT_MODES, displaced_crystals, displacement_values
@@ -253,6 +254,59 @@ class PerturbSpec(StrictModel):
         return self
 
 
+class FilesSpec(StrictModel):
+    """Structures read from files (POSCAR, extxyz, anything ``ase.io.read`` knows), one system.
+
+    DP-GEN's ``sys_configs`` entries map onto these: each is a list of glob patterns whose sorted
+    matches are the starting configurations of one system. They are taken as they are (no scale,
+    perturbation or alloying: DP-GEN's configurations are already scaled and perturbed).
+
+    Attributes:
+        system: the system id every structure gets (``info["system"]``), e.g. "sys000".
+        paths: files or glob patterns (relative ones against the config's folder).
+        format: ``ase.io.read`` format; None: ASE guesses (POSCAR/CONTCAR names are VASP).
+    """
+
+    system: str = Field(..., min_length=1)
+    paths: Annotated[list[ConfigPath], BeforeValidator(_as_list)] = Field(..., min_length=1)
+    format: str | None = None
+
+    @model_validator(mode="after")
+    def _matches(self) -> FilesSpec:
+        for pattern in self.paths:
+            if not _glob(pattern):
+                raise StructureSpecError(f"system {self.system!r}: {pattern} matches no file")
+        return self
+
+    def files(self) -> list[str]:
+        """The matched files: each pattern's sorted matches, in pattern order, without repeats."""
+        return list(dict.fromkeys(f for pattern in self.paths for f in _glob(pattern)))
+
+    def build(self) -> list[Atoms]:
+        """Every structure of every matched file (all frames of a trajectory)."""
+        from ase.io import read
+
+        out = []
+        for path in self.files():
+            try:
+                images = read(path, index=":", format=self.format)
+            except Exception as err:  # ase raises many types on unreadable files
+                raise StructureSpecError(f"system {self.system!r}: cannot read {path}: "
+                                         f"{type(err).__name__}: {err}") from err
+            for atoms in images if isinstance(images, list) else [images]:
+                bare = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+                bare.info["system"] = self.system
+                bare.info["source"] = path
+                out.append(bare)
+        return out
+
+
+def _glob(pattern: str) -> list[str]:
+    import glob
+
+    return sorted(p for p in glob.glob(pattern) if Path(p).is_file())
+
+
 def _listed(cls: type) -> Any:
     return Annotated[list[cls], BeforeValidator(_as_list)]  # type: ignore[valid-type]
 
@@ -264,6 +318,7 @@ class InitialStructureSpec(StrictModel):
         crystals: perfect crystals.
         displacements: rigidly displaced crystals.
         surfaces: slabs.
+        files: structures read from files, one system each, taken as they are.
         alloys: random alloys of all base structures (None: pure only).
         scale: scale factors (None: alpha = 1 only).
         perturb: perturbations (None: no perturbation).
@@ -273,6 +328,7 @@ class InitialStructureSpec(StrictModel):
     crystals: _listed(CrystalSpec) = []  # type: ignore[valid-type]
     displacements: _listed(DisplaceSpec) = []  # type: ignore[valid-type]
     surfaces: _listed(SurfaceSpec) = []  # type: ignore[valid-type]
+    files: _listed(FilesSpec) = []  # type: ignore[valid-type]
     alloys: AlloySpec | None = None
     scale: ScaleSpec | None = None
     perturb: PerturbSpec | None = None
@@ -280,8 +336,9 @@ class InitialStructureSpec(StrictModel):
 
     @model_validator(mode="after")
     def _something(self) -> InitialStructureSpec:
-        if not (self.crystals or self.displacements or self.surfaces):
-            raise StructureSpecError("declares no structures; give 'crystals', 'displacements' or 'surfaces'")
+        if not (self.crystals or self.displacements or self.surfaces or self.files):
+            raise StructureSpecError("declares no structures; give 'crystals', 'displacements', 'surfaces' "
+                                     "or 'files'")
         return self
 
     @classmethod
@@ -322,11 +379,14 @@ def generate_initial_structures(spec: InitialStructureSpec | Mapping[str, Any],
             for comp in spec.alloys.compositions:
                 for _ in range(spec.alloys.n):
                     with_alloys.append(random_alloy(base, comp, rng))
+    from_files = [a for item in spec.files for a in item.build()]
+    if not with_alloys:
+        return from_files
     alphas = spec.scale.values if spec.scale is not None else [1.0]
     if spec.perturb is None:
         return scaled_and_perturbed(with_alloys, rng, alphas, n_perturbed=0, sigma_a=0.0,
-                                    sigma_c=0.0, keep_unperturbed=True)
+                                    sigma_c=0.0, keep_unperturbed=True) + from_files
     return scaled_and_perturbed(
         with_alloys, rng, alphas, n_perturbed=spec.perturb.n, sigma_a=spec.perturb.sigma_a,
         sigma_c=spec.perturb.sigma_c, keep_unperturbed=spec.perturb.keep_unperturbed,
-    )
+    ) + from_files
