@@ -26,7 +26,7 @@ def import_command(
     paths: list[Path] = typer.Argument(..., help="Files or folders to import."),
     store: Path = typer.Option(..., "--store", "-s", help="The store file (created if missing)."),
     fmt: str = typer.Option("auto", "--format", "-f",
-                            help="auto, deepmd, deepmd-npy, deepmd-raw, extxyz, store, "
+                            help="auto, deepmd, deepmd-npy, deepmd-raw, dpgen (a DP-GEN run directory), extxyz, store, "
                                  "ase:<format> (e.g. ase:vasp-out), dpdata:<format> "
                                  "(e.g. dpdata:vasp/outcar)."),
     type_map: str | None = typer.Option(None, "--type-map",

@@ -8,6 +8,8 @@ Format names (``fmt``):
   starts with the SQLite header as a pesgen/ase.db store; anything else by ``ase.io.read``'s
   own format detection.
 - ``deepmd``, ``deepmd-npy``, ``deepmd-raw``: DeePMD system folder(s) (all systems below PATH).
+- ``dpgen``: a DP-GEN run directory (``iter.*/02.fp/data.*`` with the iteration in provenance,
+  and the initial data its ``param.json`` names; :mod:`pesgen.data.dpgen_run`); ``auto`` detects it.
 - ``extxyz``; ``store`` (another pesgen store or ase.db file).
 - ``ase:<format>``: ``ase.io.read(path, index=":", format=<format>)``, e.g. ``ase:vasp-out``,
   ``ase:vasp-xml``, ``ase:espresso-out``, ``ase:traj``. Any bare name ase.io knows also works.
@@ -18,7 +20,6 @@ Format names (``fmt``):
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from pesgen.data.deepmd_format import find_deepmd_systems, read_deepmd_system
+from pesgen.data.digest import source_digest
+from pesgen.data.dpgen_run import is_dpgen_run, read_dpgen_run
 from pesgen.data.errors import DataImportError, StoreError
 from pesgen.data.extxyz_format import read_extxyz
 from pesgen.data.labeled_frame import LabeledFrame, labels_of, stress_from_virial
@@ -69,6 +72,8 @@ def read_labeled(path: str | Path, fmt: str = "auto", type_map: Sequence[str] | 
     fmt = fmt.strip()
     if fmt == "auto":
         fmt = _detect_format(path)
+    if fmt == "dpgen":
+        return read_dpgen_run(path, type_map)
     if fmt in ("deepmd", "deepmd-npy", "deepmd-raw"):
         systems = find_deepmd_systems(path) if path.is_dir() else []
         if not systems:
@@ -92,7 +97,7 @@ def read_labeled(path: str | Path, fmt: str = "auto", type_map: Sequence[str] | 
 
 def _detect_format(path: Path) -> str:
     if path.is_dir():
-        return "deepmd"
+        return "dpgen" if is_dpgen_run(path) else "deepmd"
     if path.suffix.lower() in (".xyz", ".extxyz"):
         return "extxyz"
     try:
@@ -211,19 +216,6 @@ class ImportResult:
     read: int
     added: int
     skipped: int
-
-
-def source_digest(path: str | Path) -> str:
-    """A short SHA-256 of a file's bytes, or of all files (names and bytes) below a folder."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        digest.update(str(file.relative_to(path) if file != path else "").encode())
-        with open(file, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def import_into_store(store: Store, paths: Sequence[str | Path], fmt: str = "auto",
