@@ -38,6 +38,8 @@ def run(
     config: Path = typer.Argument(..., help="A run config (TOML), or a run directory to resume."),
     dir: Path = typer.Option(None, "--dir", "-d", help="Run directory (default: ./run-NAME)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    from_run: Path = typer.Option(None, "--from", help="Start a new run from this run's labels and latest "
+                                  "ensemble (more stages, systems or elements; docs/dpgen.md)."),
 ) -> None:
     """Run the active-learning loop (train, explore, audit, select, label) until converged.
 
@@ -45,7 +47,7 @@ def run(
     3 finished without converging, 1 error."""
     from pesgen.loop.runner import run_loop
 
-    result = run_loop(config, dir, console=console, quiet=quiet)
+    result = run_loop(config, dir, console=console, quiet=quiet, from_run=from_run)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
     if result.model is not None:
         console.print(f"model (latest ensemble): {result.model}", highlight=False, soft_wrap=True)

@@ -30,6 +30,7 @@ class RunContext:
         labeler: the labeler of ``cfg.label``, built once.
         schedule: the stages and their progress. state: the state file's content.
         progress: the progress display. console: where summaries go.
+        continued: for a run started ``--from`` another, what it takes from it (ContinuedSummary).
     """
 
     cfg: RunConfig
@@ -41,6 +42,7 @@ class RunContext:
     state: RunState
     progress: LoopProgress
     console: Console
+    continued: Any = None
     _store: Any = None
     by_system: dict[str, list[Atoms]] = field(default_factory=dict)
 

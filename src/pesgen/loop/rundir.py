@@ -8,6 +8,8 @@ Layout::
       run.json               where the config came from (to resolve its relative paths) and its digest
       state.json             which steps are done, their wall times, the stage schedule, how the run ended
       initial.json           what the initial step imported and labeled
+      continued.json         for a run started with --from: the source run, its model and imported labels
+      base_model.pt          ... that run's latest ensemble, which iteration 0 warm-starts from
       store.db               the labeled-frame store (pesgen.data.store)
       log.txt                the log
       iter.000000/
@@ -106,6 +108,7 @@ class RunDir:
         self.store_path = self.path / STORE_FILE
         self.log_path = self.path / "log.txt"
         self.lock_path = self.path / "driver.lock"
+        self.base_model_path = self.path / "base_model.pt"
 
     # ----------------------------------------------------------------- paths
     def iter_dir(self, iteration: int) -> Path:

@@ -195,10 +195,12 @@ def config_toml(data: Mapping[str, Any]) -> str:
 
 
 def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: Console | None = None,
-             quiet: bool = False, config_text: str | None = None) -> RunResult:
+             quiet: bool = False, config_text: str | None = None,
+             from_run: str | Path | None = None) -> RunResult:
     """Run (or resume) the active-learning loop of a config file or run directory (or of
     ``config_text``, a config's TOML text, whose relative paths are relative to the current
-    folder; ``source`` then only names it in messages).
+    folder; ``source`` then only names it in messages); ``from_run`` starts a new run from another
+    run's labels and latest ensemble (:mod:`pesgen.loop.continuation`).
 
     Raises:
         ConfigError: the config is invalid (nothing written).
@@ -217,30 +219,56 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
         run = RunDir(default_run_dir(config_path, cfg))
     if run.is_foreign():
         raise RunDirError(f"{run.path} exists, is not empty and is not a pesgen run directory")
+    continued = None
+    if from_run is not None:
+        from pesgen.loop.continuation import check_source
+
+        continued = check_source(from_run, cfg, run)
     with run.driver_lock():
-        return _drive(run, config_path, text, cfg, structures, labeler, schedule, console, quiet)
+        return _drive(run, config_path, text, cfg, structures, labeler, schedule, console, quiet, continued)
 
 
 def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, schedule, console: Console,
-           quiet: bool) -> RunResult:
+           quiet: bool, continued=None) -> RunResult:
     """run_loop's body, under the run directory's driver lock."""
+    from pesgen.loop.summaries import ContinuedSummary
+
     digest = config_digest(text)
     if run.exists():
         stored = config_digest(run.config_path.read_text())
         if stored != digest:
             raise RunDirError(f"{run.path} holds a run of a different config (digest {stored}, "
-                              f"{config_path} has {digest}); choose another --dir, or run `pesgen run "
-                              f"{run.path}` to resume it with its own config")
+                              f"{config_path} has {digest}); choose another --dir, run `pesgen run "
+                              f"{run.path}` to resume it with its own config, or start a new run from it: "
+                              f"`pesgen run {config_path} --from {run.path} --dir NEWRUN`")
+        before = run.read_summary(ContinuedSummary)
+        if continued is not None and (before is None or before.source_run != continued.source_run):
+            raise RunDirError(f"{run.path} is a run of its own{'' if before is None else ' from ' + before.source_run}"
+                              f"; --from {continued.source_run} starts a new run: give it another --dir")
+        continued = continued or before
         resumed = True
     else:
         run.create(text, config_path, digest)
+        if continued is not None:  # written first: a killed run resumes the step without --from
+            run.write_summary(continued)
         resumed = False
     state = run.load_state()
+    started = run.info().get("config_digest", digest) if resumed else digest
+    if state.finished and started != digest:
+        raise RunDirError(f"{run.config_path} was edited after the run finished (digest {started}, now {digest}); "
+                          f"a finished run does not go on. To go on with the edited config, copy it out of the run "
+                          f"directory and start a new run from this one: "
+                          f"`pesgen run EDITED.toml --from {run.path} --dir NEWRUN`")
+    if started != digest:  # an unfinished run resumed with its config edited in place (e.g. a fixed labeler)
+        from pesgen.loop.rundir import write_json
+
+        write_json(run.run_json, run.info() | {"config_digest": digest})
     if state.schedule:
         schedule.restore(state.schedule)
     handler = _setup_log(run)
     ctx = RunContext(cfg, run, str(config_path), structures, labeler, schedule, state,
                      LoopProgress(console, quiet), console)
+    ctx.continued = continued
     import torch
 
     threads = torch.get_num_threads()
@@ -281,6 +309,15 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
         _say(ctx, f"resuming {run.path} ({len(state.done)} steps done)")
     else:
         _say(ctx, f"new run in {run.path}")
+    if ctx.continued is not None and not state.is_done("continued"):
+        from pesgen.loop.continuation import continue_step
+
+        t0 = time.perf_counter()
+        summary = continue_step(ctx, ctx.continued)
+        ctx.mark_done("continued", time.perf_counter() - t0)
+        _say(ctx, f"continued from {summary.source_run}: {summary.imported} labels imported, iteration 0 starts "
+                  f"from its ensemble of iteration {summary.source_iteration}"
+                  + (f", extended to {summary.added_elements}" if summary.added_elements else ""))
     if not state.is_done("initial"):
         t0 = time.perf_counter()
         summary = initial_step(ctx)

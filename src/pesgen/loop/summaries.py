@@ -77,6 +77,24 @@ class InitialSummary(Summary):
 
 
 @dataclass
+class ContinuedSummary(Summary):
+    """A run started from another (``pesgen run NEW.toml --from RUN``, ``continued.json``): the
+    source run, its ensemble that iteration 0 warm-starts from (copied to ``base_model.pt``) and
+    the labels imported from its store (origin "imported", the rest of their provenance kept)."""
+
+    STEP: ClassVar[str] = "continued"
+    iteration: ClassVar[None] = None
+    source_run: str = ""
+    source_model: str = ""
+    source_iteration: int = 0
+    source_elements: list[str] = field(default_factory=list)
+    added_elements: list[str] = field(default_factory=list)
+    imported: int = 0
+    imported_skipped: int = 0
+    wall_time: float = 0.0
+
+
+@dataclass
 class TrainSummary(Summary):
     """TRAIN of one iteration: frames trained on, settings that change between iterations, and
     the ensemble-mean RMSE at the last learning-curve point that has it (energy eV/atom, force

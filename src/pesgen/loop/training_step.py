@@ -2,7 +2,9 @@
 
 Frames are sorted by task id, so the training set (and with the derived seed, the ensemble) does
 not depend on the order in which labels arrived: a resumed run trains the same models.
-After the first iteration training starts from the previous ensemble (``[warm_start]``).
+After the first iteration training starts from the previous ensemble (``[warm_start]``); the first
+iteration of a run started ``--from`` another starts from that run's ensemble
+(:mod:`pesgen.loop.continuation`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pesgen.loop.context import RunContext
+from pesgen.loop.continuation import base_ensemble
 from pesgen.loop.errors import RunStopped
 from pesgen.loop.seeds import step_seed
 from pesgen.loop.summaries import TrainSummary
@@ -29,11 +32,12 @@ def training_frames(store) -> list:
 
 
 def iteration_settings(ctx: RunContext, iteration: int) -> tuple[TrainSettings, bool]:
-    """Training settings of ``iteration`` and whether it warm-starts."""
+    """Training settings of ``iteration`` and whether it warm-starts (iteration 0 of a run started
+    ``--from`` another warm-starts from that run's ensemble)."""
     cfg = ctx.cfg
     values = cfg.train.model_dump()
     values["seed"] = step_seed(cfg.seed, iteration, "train")
-    warm = iteration > 0 and cfg.warm_start.enabled
+    warm = (iteration > 0 and cfg.warm_start.enabled) or (iteration == 0 and ctx.run.base_model_path.is_file())
     if warm:
         values["numb_steps"] = cfg.warm_start.numb_steps or max(1, cfg.train.numb_steps // 4)
         if cfg.warm_start.start_lr is not None:
@@ -62,7 +66,10 @@ def train_step(ctx: RunContext, iteration: int) -> TrainSummary:
     if not frames:
         raise RunStopped(f"{ctx.run.store_path}: no labeled frames to train on (all initial labels failed?)")
     settings, warm = iteration_settings(ctx, iteration)
-    init = load(ctx.run.model_path(iteration - 1)) if warm else None
+    if iteration == 0:
+        init = base_ensemble(ctx, frames, settings.seed)
+    else:
+        init = load(ctx.run.model_path(iteration - 1)) if warm else None
     log.info("iteration %d: training %d members on %d frames, %d steps%s", iteration, settings.n_members,
              len(frames), settings.numb_steps, " (warm start)" if warm else "")
     with ctx.progress.bar(f"iter {iteration} train", settings.numb_steps) as advance:
