@@ -170,3 +170,18 @@ def test_al_example_runs_an_iteration_with_emt(tmp_path):
     assert explored and {a.info["provenance"].system for a in explored} <= {"sys000", "sys008", "sys016"}
     assert len(explored) == 3 * 2  # fp_task_max per system
     assert all(a.info["provenance"].labeler == "emt" for a in explored)
+
+
+def test_cli_with_replace_and_labeler(tmp_path):
+    param = load_example("al-vasp-param.json")
+    root = tmp_path / "root"
+    scratch_tree(param, root, tmp_path)
+    out = tmp_path / "al.toml"
+    result = CliRunner().invoke(app, ["import-dpgen", str(DATA / "al-vasp-param.json"), str(DATA / "ch4-machine.json"),
+                                      "-o", str(out), "--replace", f"/={root}/", "--labeler", "emt", "--name", "al"])
+    assert result.exit_code == 0, result.output
+    assert "is a valid pesgen config" in result.output and "machine:train_resources" in result.output
+    cfg = load_config(out)
+    assert cfg.name == "al" and cfg.label.kind == "emt" and cfg.executor.kind == "dask"
+    again = CliRunner().invoke(app, ["import-dpgen", str(DATA / "al-vasp-param.json"), "-o", str(out)])
+    assert again.exit_code == 1 and "exists (use --force" in again.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-console = Console()
+console = Console(soft_wrap=True)  # paths stay on one line
 
 
 def _pairs(values: list[str] | None) -> list[tuple[str, str]]:
