@@ -140,14 +140,14 @@ def run_deepmd(work: Path, config: dict, threads: int) -> tuple[float, float | N
     return wall, float(match.group(1)) if match else None, freeze
 
 
-def run_pesgen(args, train: list, valid: list, setup: dict) -> dict:
+def run_pesgen(args, train: list, valid: list, setup: dict, type_map: list[str]) -> dict:
     """Train pesgen's ensemble; wall and loop seconds, sel and the members' validation force RMSE."""
     settings = pesgen.TrainSettings(
         numb_steps=args.steps, n_members=4, batch_size=1, validation_fraction=0.0, disp_freq=args.steps,
         decay_steps=max(1, args.steps // 40), start_pref_v=0.0, limit_pref_v=0.0, seed=args.seed,
         start_lr=setup["start_lr"], stop_lr=setup["stop_lr"], model={**setup["model"], "precision": args.precision})
     start = time.perf_counter()
-    ensemble = pesgen.train(train, settings)
+    ensemble = pesgen.train(train, settings, type_map=type_map)
     wall = time.perf_counter() - start
     curve = ensemble.metadata["learning_curve"]
     loop = (curve[-1]["wall_time"] - curve[0]["wall_time"]) * args.steps / max(1, args.steps - 1)
@@ -211,15 +211,15 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     setup = setup_of(args.setup)
     train, valid = setup_frames(args.setup, args.frames)
-    type_map = sorted({s for a in train for s in a.get_chemical_symbols()})
+    type_map = sorted({s for a in train for s in a.get_chemical_symbols()})  # both codes, both arms: one order
     if args.validation_cost:
         validation_cost(args, train + valid, setup)
         return
     if args.pesgen_json is not None:
-        args.pesgen_json.write_text(json.dumps(run_pesgen(args, train, valid, setup)))
+        args.pesgen_json.write_text(json.dumps(run_pesgen(args, train, valid, setup, type_map)))
         return
     decay_steps = max(1, args.steps // 40)
-    mine = run_pesgen(args, train, valid, setup)
+    mine = run_pesgen(args, train, valid, setup, type_map)
     print(f"pesgen: wall {mine['wall']:.1f} s, loop {mine['loop']:.1f} s", flush=True)
     sel = mine["sel"]
     rows = [(f"pesgen (4 members, one process, {args.precision})", mine["wall"], mine["loop"], mine["rmse"])]
