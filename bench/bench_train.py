@@ -176,6 +176,20 @@ def validation_cost(args, frames: list, setup: dict, n_valid: int = 64, steps: i
     print(f"trained weights identical with {n_many} and {n_few} learning-curve points: {same}")
 
 
+def alternate(args, n: int) -> None:
+    """Current and baseline pesgen trained alternately ``n`` times each, each in its own subprocess,
+    so that a drifting machine load falls on both: the ratio of each pair and their median."""
+    here = Path(__file__).resolve().parents[1] / "src"
+    ratios = []
+    for k in range(n):
+        mine, base = run_baseline(args, here), run_baseline(args, args.baseline_src)
+        ratios.append((base["wall"] / mine["wall"], base["loop"] / mine["loop"]))
+        print(f"pair {k}: current loop {mine['loop']:.1f} s, baseline loop {base['loop']:.1f} s, "
+              f"speed-up {ratios[-1][1]:.2f} (wall {ratios[-1][0]:.2f})", flush=True)
+    print(f"median speed-up over the baseline: {np.median([r[1] for r in ratios]):.2f} (training loops), "
+          f"{np.median([r[0] for r in ratios]):.2f} (wall), {n} pairs")
+
+
 def run_baseline(args, src: Path) -> dict:
     """:func:`run_pesgen` with the pesgen sources in ``src``, in a subprocess (same arguments)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -203,6 +217,8 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true", help="run pesgen only")
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="also train with the pesgen package under this folder (before/after ratio)")
+    parser.add_argument("--alternate", type=int, default=0, metavar="N",
+                        help="with --baseline-src: train current and baseline alternately N times each, and stop")
     parser.add_argument("--validation-cost", action="store_true",
                         help="measure one validation pass (64 frames) in training steps, and stop")
     parser.add_argument("--pesgen-json", type=Path, default=None, help=argparse.SUPPRESS)
@@ -212,6 +228,9 @@ def main() -> None:
     setup = setup_of(args.setup)
     train, valid = setup_frames(args.setup, args.frames)
     type_map = sorted({s for a in train for s in a.get_chemical_symbols()})  # both codes, both arms: one order
+    if args.alternate:
+        alternate(args, args.alternate)
+        return
     if args.validation_cost:
         validation_cost(args, train + valid, setup)
         return
