@@ -10,6 +10,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
 from pesgen.execute.errors import ExecutorConfigError
+from pesgen.execute.lifeline import watch_driver
 from pesgen.schema import StrictModel
 
 
@@ -18,7 +19,9 @@ class LocalExecutor(Executor):
 
     If a worker process dies (segfault, out-of-memory kill), Python marks the whole pool
     broken and fails its pending futures with ``BrokenProcessPool``; the next :meth:`submit`
-    starts a fresh pool, so the caller can resubmit the lost tasks.
+    starts a fresh pool, so the caller can resubmit the lost tasks. If the process that made the
+    pool dies (even by SIGKILL), every worker kills itself and its label subprocesses within
+    about a second (:func:`pesgen.execute.lifeline.watch_driver`).
 
     Args:
         max_workers: worker processes (default: the number of CPUs).
@@ -52,7 +55,7 @@ class LocalExecutor(Executor):
             kwargs["max_tasks_per_child"] = self.max_tasks_per_child
         return ProcessPoolExecutor(self.max_workers,
                                    mp_context=multiprocessing.get_context(self.mp_context),
-                                   **kwargs)
+                                   initializer=watch_driver, initargs=(os.getpid(),), **kwargs)
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         with self._lock:
