@@ -130,8 +130,8 @@ def test_batch_records_failures_and_completes(tmp_path):
     np.testing.assert_allclose(frames[0].get_forces(), ref.forces, atol=1e-10)
     assert frames[0].get_potential_energy() == pytest.approx(ref.energy)
 
-    # a second run over the same tasks labels nothing again
-    again = LabelCampaign(tasks, LABELER, store, SerialExecutor()).run()
+    # a second run over the same tasks with the same label settings labels nothing again
+    again = LabelCampaign(tasks, LABELER, store, SerialExecutor(), LabelPolicy(timeout=3.0)).run()
     assert (again.n_skipped, again.n_labeled, again.n_failed) == (10, 0, 0)
     assert again.n_failed_before == 5 and again.failed_ratio == pytest.approx(0.5)
     assert len(store) == 5

@@ -28,7 +28,7 @@ def _provenance_info(prov: Provenance) -> dict[str, object]:
     info: dict[str, object] = {}
     for name in FIELD_NAMES:
         value = getattr(prov, name)
-        if value is None:
+        if value is None or (name == "label_settings" and not value):  # set on failed labels only
             continue
         info[PREFIX + name] = encode_text(value) if isinstance(value, str) else value
     return info

@@ -38,6 +38,9 @@ class Provenance:
         labeler_hash: hash of the labeler's settings.
         wall_time: wall time spent labeling, s.
         task_id: stable id of the label task (exactly-once labeling, resume).
+        label_settings: of a failed label, a hash of the labeler's settings and the label policy
+            (time limit, retries, force bound) it failed under; a resumed run retries the failures
+            whose settings have changed since.
     """
 
     iteration: int = 0
@@ -52,6 +55,7 @@ class Provenance:
     labeler_hash: str = ""
     wall_time: float | None = None
     task_id: str | None = None
+    label_settings: str = ""
 
     def replace(self, **changes: Any) -> Provenance:
         """A copy with some fields changed."""
@@ -60,7 +64,7 @@ class Provenance:
 
 _INT_FIELDS = ("iteration", "walker", "step")
 _FLOAT_FIELDS = ("temperature", "pressure", "deviation", "wall_time")
-_STR_FIELDS = ("origin", "system", "labeler", "labeler_hash", "task_id")
+_STR_FIELDS = ("origin", "system", "labeler", "labeler_hash", "task_id", "label_settings")
 FIELD_NAMES = tuple(f.name for f in fields(Provenance))
 
 

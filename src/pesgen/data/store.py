@@ -239,7 +239,7 @@ class Store:
         kvp["failed"] = False
         return clean, kvp
 
-    def _write(self, rows: list[tuple[Atoms, dict]]) -> list[int]:
+    def _write(self, rows: list[tuple[Atoms, dict]], replacing: Sequence[int] = ()) -> list[int]:
         if not rows:
             return []
         if self.readonly:
@@ -247,9 +247,21 @@ class Store:
         ids: list[int] = []
         with self._lock, self._sqlite_errors("writing failed, nothing was written"):
             with self._db:  # one connection, one transaction: commit on success, else rollback
+                if replacing:
+                    self._delete_failed(list(replacing))
                 for atoms, kvp in rows:
                     ids.append(int(self._db.write(atoms, key_value_pairs=kvp)))
         return ids
+
+    def _delete_failed(self, ids: list[int]) -> None:
+        """Delete failed-label rows ``ids`` inside the open transaction (a labeled row: an error)."""
+        con = self._db.connection
+        marks = ", ".join("?" * len(ids))
+        found = {r[0] for r in con.execute(f"SELECT id FROM systems WHERE id IN ({marks}) AND {_FAILED_SQL}", ids)}
+        if found != set(ids):
+            raise StoreError(f"{self.path}: rows {sorted(set(ids) - found)} are not failed labels; nothing "
+                             "was replaced")
+        self._db._delete(con.cursor(), ids)
 
     def add(self, atoms: Atoms, energy: float, forces: Any, stress: Any = None,
             provenance: Provenance | None = None) -> int:
@@ -268,22 +280,24 @@ class Store:
         """
         return self.add_many([(atoms, energy, forces, stress, provenance)])[0]
 
-    def add_many(self, items: Iterable[Sequence[Any]]) -> list[int]:
+    def add_many(self, items: Iterable[Sequence[Any]], replacing: Sequence[int] = ()) -> list[int]:
         """Add many labeled frames ``(atoms, energy, forces, stress, provenance)`` in one
         transaction: all are stored, or (on any error, or if the process dies) none.
 
         Every item is checked before anything is written; a bad item raises :class:`StoreError`
-        naming its index.
+        naming its index. ``replacing``: ids of failed-label rows that the new rows supersede (a
+        retried label), deleted in the same transaction.
         """
-        return self._write([self._prepare_labeled(i, item) for i, item in enumerate(items)])
+        return self._write([self._prepare_labeled(i, item) for i, item in enumerate(items)], replacing)
 
     def add_failed(self, atoms: Atoms, reason: str, provenance: Provenance | None = None) -> int:
         """Record a structure whose labeling failed, with the reason. It is kept for the record
         (and so that its ``task_id`` counts as done) but is never returned as training data."""
         return self.add_failed_many([(atoms, reason, provenance)])[0]
 
-    def add_failed_many(self, items: Iterable[Sequence[Any]]) -> list[int]:
-        """Record many failed labels ``(atoms, reason, provenance)`` in one transaction."""
+    def add_failed_many(self, items: Iterable[Sequence[Any]], replacing: Sequence[int] = ()) -> list[int]:
+        """Record many failed labels ``(atoms, reason, provenance)`` in one transaction
+        (``replacing``: as in :meth:`add_many`)."""
         rows = []
         for index, (atoms, reason, provenance) in enumerate(items):
             provenance = Provenance() if provenance is None else provenance
@@ -295,7 +309,7 @@ class Store:
             kvp["failed"] = True
             kvp["failed_reason"] = encode_text(reason)
             rows.append((_clean_atoms(atoms, where), kvp))
-        return self._write(rows)
+        return self._write(rows, replacing)
 
     # ------------------------------------------------------------------ reading
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:

@@ -3,7 +3,10 @@
 The driver (this process) is the only writer of the store: each finished task is written as
 soon as its future completes (tasks that complete together share one transaction). Killing the driver
 or a worker therefore loses at most the tasks in flight, and a rerun skips every task id the
-store already holds (:meth:`pesgen.data.store.Store.task_ids`), labeled or failed.
+store already holds (:meth:`pesgen.data.store.Store.task_ids`), labeled or failed, except the
+failures it retries: those recorded under other label settings (labeler and label policy:
+:func:`label_settings_hash`), or all of them with ``retry_failed``. A retried label replaces its
+failed row in the same transaction, so the store holds each task id once.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ase import Atoms
 
-from pesgen.label.base import Labeler
+from pesgen.label.base import Labeler, settings_digest
 from pesgen.label.errors import DuplicateTaskError, LabelerConfigError
 from pesgen.label.failure_budget import FailureBudget
 from pesgen.label.task import LabelPolicy, TaskOutcome, run_label_task
@@ -58,6 +61,12 @@ def make_task_id(atoms: Atoms, labeler_hash: str = "", iteration: int | None = N
     return h.hexdigest()[:20]
 
 
+def label_settings_hash(labeler: Labeler, policy: LabelPolicy) -> str:
+    """A hash of everything that decides a label's outcome: the labeler's settings and the policy
+    (time limit, retries, force bound); recorded on each failed label (16 hex digits)."""
+    return settings_digest({"labeler": labeler.settings_hash(), "policy": policy.settings()})
+
+
 @dataclass
 class CampaignReport:
     """What a campaign did.
@@ -66,7 +75,8 @@ class CampaignReport:
         n_tasks: tasks given.
         n_skipped: tasks already in the store (not run again).
         n_labeled / n_failed: tasks labeled / recorded failed by this call.
-        n_failed_before: skipped tasks that the store holds as failed.
+        n_failed_before: skipped tasks that the store holds as failed (not retried).
+        n_retried: tasks the store held as failed that this call labeled again.
         failure_kinds: failures of this call by kind.
         worker_losses: task submissions lost with their worker and resubmitted or failed.
         wall_time: seconds for the whole campaign.
@@ -77,6 +87,7 @@ class CampaignReport:
     n_labeled: int = 0
     n_failed: int = 0
     n_failed_before: int = 0
+    n_retried: int = 0
     failure_kinds: Counter = field(default_factory=Counter)
     worker_losses: int = 0
     wall_time: float = 0.0
@@ -99,8 +110,9 @@ class CampaignReport:
     def summary(self) -> str:
         """One line for logs."""
         kinds = ", ".join(f"{k} x{v}" for k, v in self.failure_kinds.most_common())
+        retried = f" ({self.n_retried} earlier failures retried)" if self.n_retried else ""
         return (f"{self.n_tasks} tasks: {self.n_labeled} labeled, {self.n_failed} failed"
-                f"{f' ({kinds})' if kinds else ''}, {self.n_skipped} already done; failed "
+                f"{f' ({kinds})' if kinds else ''}{retried}, {self.n_skipped} already done; failed "
                 f"ratio {self.failed_ratio:.1%}; {self.wall_time:.1f} s")
 
 
@@ -121,7 +133,10 @@ class LabelCampaign:
         worker_retries: resubmissions of a task whose worker was lost (dead pool process,
             Dask ``KilledWorker``) before it is recorded failed as ``crash``.
         budget: if given, stop with :class:`FailedRatioExceeded` as soon as the failed ratio of
-            the campaign is certain to exceed its maximum (labels already written stay).
+            the campaign is certain to exceed its maximum (labels already written stay). It counts
+            this call's failures and the earlier ones not retried.
+        retry_failed: label again every task the store holds as failed (by default only those
+            that failed under other label settings).
         iteration: for messages.
         on_outcome: called with ``(task, outcome)`` after each store write (progress display).
     """
@@ -129,29 +144,37 @@ class LabelCampaign:
     def __init__(self, tasks: Sequence[LabelTask], labeler: Labeler, store: Store,
                  executor: Executor | None = None, policy: LabelPolicy = LabelPolicy(), *,
                  worker_retries: int = 3, budget: FailureBudget | None = None, iteration: int | None = None,
-                 on_outcome: Callable[[LabelTask, TaskOutcome], Any] | None = None) -> None:
+                 on_outcome: Callable[[LabelTask, TaskOutcome], Any] | None = None,
+                 retry_failed: bool = False) -> None:
         dups = [tid for tid, n in Counter(t.task_id for t in tasks).items() if n > 1]
         if dups:
             raise DuplicateTaskError(f"task ids occur more than once in the campaign: {dups[:5]}")
         self.tasks, self.labeler, self.store, self.executor, self.policy = tasks, labeler, store, executor, policy
         self.worker_retries, self.budget, self.iteration = worker_retries, budget, iteration
-        self.on_outcome = on_outcome
+        self.on_outcome, self.retry_failed = on_outcome, retry_failed
         self.report = CampaignReport(n_tasks=len(tasks))
         self._futures: dict[Future, tuple[LabelTask, int]] = {}
+        self._replacing: dict[str, int] = {}  # task id -> store row of the failure a retry replaces
 
     def run(self) -> CampaignReport:
         """Run the tasks not yet in the store; returns the :class:`CampaignReport`."""
         start = time.perf_counter()
         report = self.report
         done = self.store.task_ids()
-        pending = [t for t in self.tasks if t.task_id not in done]
+        self._settings = label_settings_hash(self.labeler, self.policy)
+        if done:
+            ours = {t.task_id for t in self.tasks}
+            failed = {prov.task_id: (int(a.info["id"]), prov.label_settings)
+                      for a, _, prov in self.store.failed() if prov.task_id in ours}
+            self._replacing = {tid: row for tid, (row, settings) in failed.items()
+                               if self.retry_failed or settings != self._settings}
+            report.n_failed_before = len(failed) - len(self._replacing)
+            report.n_retried = len(self._replacing)
+        pending = [t for t in self.tasks if t.task_id not in done or t.task_id in self._replacing]
         report.n_skipped = len(self.tasks) - len(pending)
-        if report.n_skipped:
-            failed_before = {prov.task_id for _, _, prov in self.store.failed() if prov.task_id}
-            report.n_failed_before = sum(1 for t in self.tasks if t.task_id in failed_before)
         self._labeler_id = {"labeler": self.labeler.name, "labeler_hash": self.labeler.settings_hash()}
-        log.info("labeling %d tasks with %s (%d already in the store)", len(pending), self.labeler.name,
-                 report.n_skipped)
+        log.info("labeling %d tasks with %s (%d already in the store, %d earlier failures retried)",
+                 len(pending), self.labeler.name, report.n_skipped, report.n_retried)
         own_executor = self.executor is None
         if own_executor:
             from pesgen.execute.local import LocalExecutor
@@ -216,10 +239,11 @@ class LabelCampaign:
                 r = outcome.result
                 labeled.append((task.atoms, r.energy, r.forces, r.stress, prov))
             else:
-                failed.append((task.atoms, outcome.reason, prov))
+                failed.append((task.atoms, outcome.reason, prov.replace(label_settings=self._settings)))
                 log.warning("task %s failed: %s", task.task_id, outcome.reason)
-        self.store.add_many(labeled)
-        self.store.add_failed_many(failed)
+        replaced = self._replacing
+        self.store.add_many(labeled, [replaced.pop(p.task_id) for *_, p in labeled if p.task_id in replaced])
+        self.store.add_failed_many(failed, [replaced.pop(p.task_id) for *_, p in failed if p.task_id in replaced])
         report.n_labeled += len(labeled)
         report.n_failed += len(failed)
         for task, outcome in group:

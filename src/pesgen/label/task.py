@@ -60,6 +60,11 @@ class LabelPolicy:
                                      f"got {self.max_force}")
         object.__setattr__(self, "retry_on", tuple(self.retry_on))
 
+    def settings(self) -> dict:
+        """What decides a label's outcome (the task directories do not)."""
+        return {"timeout": self.timeout, "isolate": self.isolate, "retries": self.retries,
+                "retry_on": sorted(self.retry_on), "max_force": self.max_force}
+
 
 @dataclass
 class TaskOutcome:

@@ -40,6 +40,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     from_run: Path = typer.Option(None, "--from", help="Start a new run from this run's labels and latest "
                                   "ensemble (more stages, systems or elements; docs/dpgen.md)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Label again the failed labels (by default "
+                                      "only those that failed under other [label] or [label_policy] settings)."),
 ) -> None:
     """Run the active-learning loop (train, explore, audit, select, label) until converged.
 
@@ -47,7 +49,8 @@ def run(
     3 finished without converging, 1 error."""
     from pesgen.loop.runner import run_loop
 
-    result = run_loop(config, dir, console=console, quiet=quiet, from_run=from_run)
+    result = run_loop(config, dir, console=console, quiet=quiet, from_run=from_run,
+                      retry_failed=retry_failed)
     console.print(f"run directory: {result.run_dir}", highlight=False, soft_wrap=True)
     if result.model is not None:
         console.print(f"model (latest ensemble): {result.model}", highlight=False, soft_wrap=True)

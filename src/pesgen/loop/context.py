@@ -31,6 +31,7 @@ class RunContext:
         schedule: the stages and their progress. state: the state file's content.
         progress: the progress display. console: where summaries go.
         continued: for a run started ``--from`` another, what it takes from it (ContinuedSummary).
+        retry_failed: label again the failed labels of every campaign (``pesgen run --retry-failed``).
     """
 
     cfg: RunConfig
@@ -43,6 +44,7 @@ class RunContext:
     progress: LoopProgress
     console: Console
     continued: Any = None
+    retry_failed: bool = False
     _store: Any = None
     by_system: dict[str, list[Atoms]] = field(default_factory=dict)
 

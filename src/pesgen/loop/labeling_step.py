@@ -49,10 +49,12 @@ def run_tasks(ctx: RunContext, tasks: list, iteration: int, description: str, wo
 
         try:
             report = LabelCampaign(unique, ctx.labeler, ctx.store, ex, make_policy(ctx, workdir), budget=budget,
-                                   iteration=iteration, on_outcome=on_outcome).run()
+                                   iteration=iteration, on_outcome=on_outcome, retry_failed=ctx.retry_failed).run()
         except FailedRatioExceeded as exc:
-            raise RunStopped(f"labeling stopped: {exc}. Finished labels are kept; fix the labeler and "
-                             f"run `pesgen run` again to resume.") from exc
+            raise RunStopped(f"labeling stopped: {exc} Finished labels are kept; change [label] or "
+                             f"[label_policy] in {ctx.run.config_path} and run `pesgen run {ctx.run.path}` "
+                             f"(failures are retried when the label settings change), or retry them "
+                             f"as they are with `pesgen run {ctx.run.path} --retry-failed`.") from exc
     log.info("iteration %d: %s", iteration, report.summary())
     return report
 

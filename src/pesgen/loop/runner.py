@@ -196,11 +196,14 @@ def config_toml(data: Mapping[str, Any]) -> str:
 
 def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: Console | None = None,
              quiet: bool = False, config_text: str | None = None,
-             from_run: str | Path | None = None) -> RunResult:
+             from_run: str | Path | None = None, retry_failed: bool = False) -> RunResult:
     """Run (or resume) the active-learning loop of a config file or run directory (or of
     ``config_text``, a config's TOML text, whose relative paths are relative to the current
     folder; ``source`` then only names it in messages); ``from_run`` starts a new run from another
     run's labels and latest ensemble (:mod:`pesgen.loop.continuation`).
+
+    Failed labels are labeled again when they failed under other label settings ([label],
+    [label_policy]) than the config's, or all of them with ``retry_failed``.
 
     Raises:
         ConfigError: the config is invalid (nothing written).
@@ -225,11 +228,12 @@ def run_loop(source: str | Path, run_dir: str | Path | None = None, *, console: 
 
         continued = check_source(from_run, cfg, run)
     with run.driver_lock():
-        return _drive(run, config_path, text, cfg, structures, labeler, schedule, console, quiet, continued)
+        return _drive(run, config_path, text, cfg, structures, labeler, schedule, console, quiet, continued,
+                      retry_failed)
 
 
 def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, schedule, console: Console,
-           quiet: bool, continued=None) -> RunResult:
+           quiet: bool, continued=None, retry_failed: bool = False) -> RunResult:
     """run_loop's body, under the run directory's driver lock."""
     from pesgen.loop.summaries import ContinuedSummary
 
@@ -267,7 +271,7 @@ def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, 
         schedule.restore(state.schedule)
     handler = _setup_log(run)
     ctx = RunContext(cfg, run, str(config_path), structures, labeler, schedule, state,
-                     LoopProgress(console, quiet), console)
+                     LoopProgress(console, quiet), console, retry_failed=retry_failed)
     ctx.continued = continued
     import torch
 

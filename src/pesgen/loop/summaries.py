@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pesgen.label imports every labeler; `pesgen status` needs n
 CLASSES = ("accurate", "candidate", "failed")
 STATE_VERSION = 1
 _REPORT_KEYS = ("n_tasks", "n_labeled", "n_failed", "n_skipped", "n_failed_before", "n_failed_total",
-                "failure_kinds", "wall_time")
+                "failure_kinds", "wall_time", "n_retried")
 
 
 class Summary:
@@ -44,13 +44,16 @@ class Summary:
 
 
 def _report_json(report: CampaignReport) -> dict[str, Any]:
-    return {k: getattr(report, k) for k in _REPORT_KEYS} | {"failure_kinds": dict(report.failure_kinds)}
+    out = {k: getattr(report, k) for k in _REPORT_KEYS} | {"failure_kinds": dict(report.failure_kinds)}
+    if not report.n_retried:  # written only when failures were retried: older files read back the same
+        del out["n_retried"]
+    return out
 
 
 def _report_from_json(data: dict[str, Any]) -> CampaignReport:
     from pesgen.label.campaign import CampaignReport
 
-    values = {k: data[k] for k in _REPORT_KEYS if k != "n_failed_total"}
+    values = {k: data[k] for k in _REPORT_KEYS if k != "n_failed_total" and (k in data or k != "n_retried")}
     return CampaignReport(**values | {"failure_kinds": Counter(data["failure_kinds"])})
 
 
