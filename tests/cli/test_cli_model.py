@@ -30,3 +30,20 @@ def test_model_info_bad_file(tmp_path):
     result = runner.invoke(app, ["model", "info", str(bad)])
     assert result.exit_code == 1
     assert "broken.pt" in result.output
+
+
+class _NotAModel:
+    """A Python object in a torch archive (a pickled class: what no pesgen model holds)."""
+
+
+def test_model_info_on_other_files_is_one_line_without_torch_advice(tmp_path):
+    import torch
+
+    torch.save({"net": _NotAModel()}, tmp_path / "objects.pt")
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    for name, why in (("objects.pt", "Python objects"), ("notes.txt", "not a torch archive")):
+        result = runner.invoke(app, ["model", "info", str(tmp_path / name)])
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and name in lines[0] and why in lines[0], lines
+        assert "weights_only" not in result.output

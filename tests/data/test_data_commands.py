@@ -78,3 +78,20 @@ def test_errors_name_the_file_and_leave_the_store_alone(tmp_path):
     assert len(Store(store)) == 2
     res = invoke("data", "export", store, tmp_path / "x", "--format", "pdb")
     assert res.exit_code == 1 and "unknownexportformat" in "".join(res.output.split())
+
+
+def test_import_of_nan_forces_names_the_source_file_and_writes_nothing(tmp_path):
+    scratch = Store(tmp_path / "scratch.db")
+    scratch.add_many(emt_frames(3, seed=2))
+    export_frames(scratch.frames(), tmp_path / "bad.xyz", "extxyz")
+    text = (tmp_path / "bad.xyz").read_text().splitlines()
+    fields = text[2 + int(text[0]) + 2].split()  # frame 1, its first atom: the last 3 columns are forces
+    fields[-1] = "nan"
+    text[2 + int(text[0]) + 2] = " ".join(fields)
+    (tmp_path / "bad.xyz").write_text("\n".join(text) + "\n")
+    store = tmp_path / "store.db"
+    res = invoke("data", "import", tmp_path / "bad.xyz", "--store", store)
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "bad.xyz: frame 1" in lines[0] and "forces not finite" in lines[0], lines
+    assert not store.exists() or len(Store(store)) == 0

@@ -64,9 +64,22 @@ def read_labeled(path: str | Path, fmt: str = "auto", type_map: Sequence[str] | 
 
     Raises:
         DataImportError: naming the file, if it is missing, unreadable, of an unknown format, or
-            holds frames without energy or forces.
+            holds frames without energy or forces, or with non-finite ones.
     """
-    path = Path(path)
+    frames = _read_labeled(Path(path), fmt, type_map, provenance, keep_provenance)
+    for index, frame in enumerate(frames):
+        bad = [name for name, value in (("energy", frame.energy), ("forces", frame.forces), ("stress", frame.stress))
+               if value is not None and not np.all(np.isfinite(value))]
+        if bad:
+            where = f" (system {frame.provenance.system})" if frame.provenance.system else ""
+            raise DataImportError(f"{path}: frame {index}{where}: {' and '.join(bad)} not finite (NaN or inf); "
+                                  "nothing was imported")
+    return frames
+
+
+def _read_labeled(path: Path, fmt: str, type_map: Sequence[str] | None, provenance: Provenance | None,
+                  keep_provenance: bool) -> list[LabeledFrame]:
+    """:func:`read_labeled` before the finiteness check."""
     if not path.exists():
         raise DataImportError(f"{path}: no such file or folder")
     fmt = fmt.strip()

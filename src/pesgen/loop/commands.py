@@ -121,6 +121,8 @@ def export(
         out = model
     if out is None:
         raise PesgenError(f"--format {fmt} needs --out {'FILE' if fmt == 'pesgen' else 'DIR'}")
+    if not out.parent.is_dir():  # a typo in the path must not grow a tree of folders
+        raise PesgenError(f"{out}: folder {out.parent} does not exist; create it first or choose another --out")
     src = export_source(source, iteration)
     if fmt == "pesgen":
         src.model.save(out)

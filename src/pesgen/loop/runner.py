@@ -326,7 +326,8 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
         t0 = time.perf_counter()
         summary = initial_step(ctx)
         ctx.mark_done("initial", time.perf_counter() - t0)
-        _say(ctx, f"initial data: {summary.n_frames} labeled frames ({time.perf_counter() - t0:.0f} s)")
+        failed = summary.labeled.n_failed_total if summary.labeled else 0
+        _say(ctx, f"initial data: {summary.n_frames} labeled, {failed} failed ({time.perf_counter() - t0:.0f} s)")
     steps = (("train", train_step), ("explore", explore_step)) + (
         (("audit", audit_step),) if cfg.audit.enabled else ()) + (("select", select_step),)
     it = 0
@@ -347,7 +348,7 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
             _finish(ctx, f"not converged: stopped at max_iterations={cfg.max_iterations} before the last stage "
                          f"converged (at {ctx.schedule.stage_label(ctx.schedule.current_stage)}, stages 0 to "
                          f"{len(ctx.schedule.stages) - 1}); "
-                         f"last iteration: {_verdict_text(ctx, it)}", False)
+                         f"last iteration: {_verdict_text(ctx, it)}{_hint(ctx, it)}", False)
             break
         key = f"{it}/label"
         if not state.is_done(key):
@@ -358,6 +359,13 @@ def _iterate(ctx: RunContext, resumed: bool) -> RunResult:
         it += 1
     _say(ctx, f"run ended: {state.reason}")
     return _result(ctx)
+
+
+def _hint(ctx: RunContext, it: int) -> str:
+    """The schedule's advice when iteration ``it`` found no candidates to learn from ('' if none)."""
+    prefix = f"iteration {it}: "
+    notes = [e[len(prefix):] for e in ctx.schedule.events if e.startswith(prefix) and "no candidates" in e]
+    return f"; {notes[-1]}" if notes else ""
 
 
 def _verdict_text(ctx: RunContext, it: int) -> str:

@@ -87,6 +87,7 @@ def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
         f_lo = float(np.mean(los)) if los else None
     c = sel.counts
     audit = ctx.run.read_summary(AuditSummary, iteration)
+    n_events = len(ctx.schedule.events)
     verdict = ctx.schedule.record(iteration, c.accurate, c.candidate, c.failed, len(sel.selected_rows), f_lo,
                                   audit=None if audit is None else audit.errors())
     per_system = {name: {"accurate": p.counts.accurate, "candidate": p.counts.candidate,
@@ -114,4 +115,7 @@ def select_step(ctx: RunContext, iteration: int) -> SelectSummary:
     log.info("iteration %d: %d frames, accurate %.1f%%, candidate %.1f%%, failed %.1f%%; %d selected",
              iteration, c.total, 100 * c.accurate / c.total, 100 * c.candidate / c.total,
              100 * c.failed / c.total, len(sel.selected_rows))
+    for event in ctx.schedule.events[n_events:]:  # a stage ended, or a hint (no candidates left)
+        log.info("%s", event)
+        ctx.console.print(f"note: {event}", highlight=False)
     return summary

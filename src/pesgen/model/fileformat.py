@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -63,11 +65,18 @@ def read_payload(path: str | Path) -> dict:
         raise ModelFileError(f"{path}: no such model file")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a directory, not a pesgen model file")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise ModelFileError(f"{path}: not a pesgen model file (not a torch archive: truncated or corrupt, "
+                             "or another kind of file)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's text advises weights_only=False: not for us
+        raise ModelFileError(f"{path}: not a pesgen model file (a torch archive holding Python objects "
+                             "that a pesgen model never contains)") from err
     except Exception as err:  # torch raises many types for truncated/corrupt zip archives
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ModelFileError(f"{path}: not a readable pesgen model file (truncated or corrupt?): "
-                             f"{type(err).__name__}: {err}") from err
+                             f"{type(err).__name__}: {first}") from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a pesgen model file (no '{FORMAT}' header)")
     version = payload.get("version")
