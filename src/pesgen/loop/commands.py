@@ -1,4 +1,4 @@
-"""``pesgen init | run | status | export``: typer functions, registered in :mod:`pesgen.cli`.
+"""``pesgen init | run | status | check | export``: typer functions, registered in :mod:`pesgen.cli`.
 
 Lines are printed with ``soft_wrap``: rich never breaks them, so a log file or a Slurm output
 holds each iteration line and each suggested command whole (a terminal wraps them itself)."""
@@ -92,6 +92,20 @@ def line_console(console: Console, wide: bool = False) -> Console:
         return console
     return Console(width=100_000, file=console.file, force_terminal=console.is_terminal,
                    no_color=not console.is_terminal, highlight=False)
+
+
+def check(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Check a run directory: the store's integrity (SQLite integrity_check), every file of the steps
+    done, and the state against them. Exit status 1 and one line per damaged file when not whole;
+    `pesgen run` performs the same check before it resumes."""
+    from pesgen.loop.check import require_whole
+    from pesgen.loop.rundir import RunDir
+
+    run = RunDir(run_dir)
+    require_whole(run)
+    state = run.load_state()
+    console.print(f"{run.path}: whole (store, state.json and the files of {len(state.done)} steps done)",
+                  highlight=False)
 
 
 def export(

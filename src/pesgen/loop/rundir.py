@@ -93,8 +93,13 @@ def json_default(obj: Any) -> Any:
 
 
 def read_json(path: Path) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
+    """The content of a JSON file; a truncated or garbled one is a :class:`RunDirError` naming it."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunDirError(f"{path}: damaged file ({err}); restore it from a backup (`pesgen check` "
+                          "on the run directory lists every damaged file)") from err
 
 
 class RunDir:
@@ -187,7 +192,7 @@ class RunDir:
             return RunState()
         try:
             state = read_json(self.state_path)
-        except (OSError, json.JSONDecodeError) as err:
+        except OSError as err:
             raise RunDirError(f"{self.state_path}: unreadable state file ({err})") from err
         if state.get("version") != STATE_VERSION:
             raise RunDirError(f"{self.state_path}: state version {state.get('version')} is not supported")
@@ -221,7 +226,15 @@ class RunDir:
     def read_summary(self, kind: type[S], iteration: int | None = None) -> S | None:
         """The summary of step ``kind`` (of ``iteration``; None: the run's initial step), None if not written."""
         path = self.summary_file(kind.STEP, iteration)
-        return kind.from_json(read_json(path)) if path.is_file() else None
+        if not path.is_file():
+            return None
+        data = read_json(path)
+        try:
+            return kind.from_json(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise RunDirError(f"{path}: damaged file (not a {kind.STEP} summary: {type(err).__name__}: {err}); "
+                              f"restore it from a backup (`pesgen check {self.path}` lists every damaged "
+                              "file)") from err
 
     def iteration_record(self, iteration: int) -> IterationRecord:
         """The summaries of ``iteration`` written so far."""

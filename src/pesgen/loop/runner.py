@@ -239,6 +239,9 @@ def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, 
 
     digest = config_digest(text)
     if run.exists():
+        from pesgen.loop.check import require_whole
+
+        require_whole(run)  # a damaged store or iteration file stops the run here, named
         stored = config_digest(run.config_path.read_text())
         if stored != digest:
             raise RunDirError(f"{run.path} holds a run of a different config (digest {stored}, "

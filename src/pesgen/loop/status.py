@@ -11,6 +11,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from pesgen.loop.check import store_problems
 from pesgen.loop.rundir import STEPS, RunDir
 
 
@@ -145,6 +146,8 @@ def status_table(run_dir: str | Path, wide: bool = False) -> StatusView:
     else:
         done = state.done
         where = f"not finished; last step done: {done[-1] if done else 'none'} (run `pesgen run {run.path}` to go on)"
+    for problem in store_problems(run, state, thorough=False):
+        where += f"\nwarning: {problem} (`pesgen check {run.path}`)"
     return StatusView(table, LEGEND, where)
 
 
@@ -155,7 +158,8 @@ def status_json(run_dir: str | Path) -> dict[str, Any]:
     run.check()
     state = run.load_state()
     return _finite({"run_dir": str(run.path), "finished": state.finished, "converged": state.converged,
-                    "reason": state.reason, "iterations": iteration_rows(run_dir)})
+                    "reason": state.reason, "iterations": iteration_rows(run_dir),
+                    "store_problems": [str(p) for p in store_problems(run, state, thorough=False)]})
 
 
 def _finite(value: Any) -> Any:
