@@ -11,10 +11,10 @@ Public API::
                    "memory": "64GB", "walltime": "04:00:00"}, "jobs": 4})
 """
 
-from pesgen.execute.errors import ExecutorConfigError
+from pesgen.execute.errors import ExecutorConfigError, ExecutorUnavailable
 from pesgen.execute.factory import make_executor
 from pesgen.execute.jobqueue import JOBQUEUE_SYSTEMS, make_jobqueue_cluster
 from pesgen.execute.local import LocalExecutor, SerialExecutor
 
-__all__ = ["ExecutorConfigError", "JOBQUEUE_SYSTEMS", "LocalExecutor", "SerialExecutor",
+__all__ = ["ExecutorConfigError", "ExecutorUnavailable", "JOBQUEUE_SYSTEMS", "LocalExecutor", "SerialExecutor",
            "make_executor", "make_jobqueue_cluster"]

@@ -10,6 +10,7 @@ workers; pesgen labels run one per worker thread.
 from __future__ import annotations
 
 import inspect
+import shutil
 from typing import Any
 
 from pesgen.execute.errors import ExecutorConfigError
@@ -54,6 +55,16 @@ def jobqueue_keywords(system: str) -> list[str]:
                 if name not in names:
                     names.append(name)
     return names
+
+
+def check_submit_command(cluster: Any, system: str) -> None:
+    """Raise :class:`ExecutorConfigError` if this machine lacks the batch system's submit command
+    (``sbatch``, ``qsub``, ...): without it jobs fail to start and no worker ever comes."""
+    command = str(getattr(cluster.job_cls, "submit_command", "") or "").split()
+    if command and shutil.which(command[0]) is None:
+        raise ExecutorConfigError(f"jobqueue ({system}): the submit command {command[0]!r} is not on this "
+                                  f"machine's PATH; run pesgen where {system} jobs can be submitted (a login "
+                                  "node), or choose another executor")
 
 
 def make_jobqueue_cluster(config: dict[str, Any]):

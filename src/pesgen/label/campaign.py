@@ -183,9 +183,14 @@ class LabelCampaign:
         try:
             for task in pending:
                 self._submit(task, 0)
+            check_alive = getattr(self.executor, "check_alive", None)  # a cluster that may lose its workers
             while self._futures:
-                finished, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
-                self._collect(finished)
+                finished, _ = wait(list(self._futures), timeout=None if check_alive is None else 1.0,
+                                   return_when=FIRST_COMPLETED)
+                if finished:
+                    self._collect(finished)
+                else:
+                    check_alive(len(self._futures))
         finally:
             for future in self._futures:
                 future.cancel()

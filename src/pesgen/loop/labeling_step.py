@@ -36,25 +36,29 @@ def make_policy(ctx: RunContext, workdir: Path | None):
 
 def run_tasks(ctx: RunContext, tasks: list, iteration: int, description: str, workdir: Path | None):
     """Label ``tasks`` on the configured executor with a progress bar; returns the CampaignReport."""
+    from pesgen.execute import ExecutorUnavailable
     from pesgen.label import FailedRatioExceeded, FailureBudget, LabelCampaign
 
     unique = list({t.task_id: t for t in tasks}.values())
     budget = FailureBudget(max_failed_ratio=ctx.cfg.label_policy.max_failed_ratio)
     failed = 0
-    with ctx.progress.bar(description, len(unique)) as advance, ctx.cfg.executor.build() as ex:
-        def on_outcome(task, outcome) -> None:
-            nonlocal failed
-            failed += 0 if outcome.ok else 1
-            advance(1, f"failed {failed}")
+    try:
+        with ctx.progress.bar(description, len(unique)) as advance, ctx.cfg.executor.build() as ex:
+            def on_outcome(task, outcome) -> None:
+                nonlocal failed
+                failed += 0 if outcome.ok else 1
+                advance(1, f"failed {failed}")
 
-        try:
             report = LabelCampaign(unique, ctx.labeler, ctx.store, ex, make_policy(ctx, workdir), budget=budget,
                                    iteration=iteration, on_outcome=on_outcome, retry_failed=ctx.retry_failed).run()
-        except FailedRatioExceeded as exc:
-            raise RunStopped(f"labeling stopped: {exc} Finished labels are kept; change [label] or "
-                             f"[label_policy] in {ctx.run.config_path} and run `pesgen run {ctx.run.path}` "
-                             f"(failures are retried when the label settings change), or retry them "
-                             f"as they are with `pesgen run {ctx.run.path} --retry-failed`.") from exc
+    except FailedRatioExceeded as exc:
+        raise RunStopped(f"labeling stopped: {exc} Finished labels are kept; change [label] or "
+                         f"[label_policy] in {ctx.run.config_path} and run `pesgen run {ctx.run.path}` "
+                         f"(failures are retried when the label settings change), or retry them "
+                         f"as they are with `pesgen run {ctx.run.path} --retry-failed`.") from exc
+    except ExecutorUnavailable as exc:
+        raise RunStopped(f"labeling stopped: {exc}; finished labels are kept and `pesgen run {ctx.run.path}` "
+                         "resumes (raise [executor] start_timeout / worker_timeout for a slow queue)") from exc
     log.info("iteration %d: %s", iteration, report.summary())
     return report
 
