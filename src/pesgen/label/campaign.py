@@ -173,8 +173,8 @@ class LabelCampaign:
         pending = [t for t in self.tasks if t.task_id not in done or t.task_id in self._replacing]
         report.n_skipped = len(self.tasks) - len(pending)
         self._labeler_id = {"labeler": self.labeler.name, "labeler_hash": self.labeler.settings_hash()}
-        log.info("labeling %d tasks with %s (%d already in the store, %d earlier failures retried)",
-                 len(pending), self.labeler.name, report.n_skipped, report.n_retried)
+        log.info("labeling %d tasks with %s (%d already in the store%s)", len(pending), self.labeler.name,
+                 report.n_skipped, f", {report.n_retried} earlier failures retried" if report.n_retried else "")
         own_executor = self.executor is None
         if own_executor:
             from pesgen.execute.local import LocalExecutor
