@@ -163,7 +163,10 @@ def read_toml(path: str | Path, error: type[ConfigError] = ConfigError) -> tuple
     path = Path(path)
     if not path.is_file():
         raise error(path, [("", "config file does not exist")])
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise error(path, [("", f"not a TOML file (not UTF-8 text: {err.reason} at byte {err.start})")]) from None
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -157,6 +157,13 @@ def test_toml_syntax_error(tmp_path):
         load_config(path)
 
 
+def test_binary_config_is_a_config_error(tmp_path):
+    path = tmp_path / "bin.toml"
+    path.write_bytes(b"\x00\xff\xfe" * 50)
+    with pytest.raises(ConfigError, match=r"bin.toml: not a TOML file \(not UTF-8 text"):
+        load_config(path)
+
+
 def test_cli_run_bad_config_exits_1_and_writes_nothing(tmp_path, monkeypatch):
     text = write_tiny(tmp_path).read_text().replace("numb_steps = 120", "numb_steps = 'x'")
     bad = tmp_path / "bad.toml"
