@@ -359,7 +359,8 @@ def inputs(run: Path | None) -> list[dict]:
 
 
 def _row(name: str, code: int | str, output: str) -> dict:
-    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    kind = "warning:" if code == 0 else "error:"  # `pesgen status` of a damaged store: the table and a warning
+    errors = [line for line in output.splitlines() if line.startswith(kind)]
     message = errors[0] if errors else (output.splitlines()[-1] if output else "")
     one_line = len(errors) == 1 and "Traceback" not in output
     return {"input": name, "exit": code, "one_line": one_line, "message": message}

@@ -290,3 +290,16 @@ def test_energy_deviation_levels_reach_the_classifier():
         SelectionSettings(e_lo=0.002)
     with pytest.raises(ValueError, match="adaptive_lower has no energy-deviation levels"):
         SelectionSettings(adaptive_lower=True, e_lo=0.002, e_hi=0.05)
+
+
+@pytest.mark.parametrize("executor, fragment", [
+    ('kind = "local"\nmax_workers = 0', "max_workers: expected greater than or equal to 1"),
+    ('kind = "local"\nmax_workers = 2\nmp_context = "threads"', "'threads' is not available here"),
+    ('kind = "dask"\naddress = "tcp://127.0.0.1:1"\nlocal = { n_workers = 1 }', "give exactly one of"),
+    ('kind = "dask"\njobqueue = { system = "torque", cores = 1, memory = "1GB" }', "'torque'; choose one of"),
+    ('kind = "dask"\njobqueue = { system = "slurm", memory = "1GB" }', "'cores' is required"),
+])
+def test_executor_errors_name_the_config_and_write_nothing(tmp_path, executor, fragment):
+    text = write_tiny(tmp_path).read_text().replace('[executor]\nkind = "local"\nmax_workers = 2',
+                                                     f"[executor]\n{executor}")
+    _expect_error(tmp_path, text, "executor", fragment)

@@ -17,10 +17,10 @@ from concurrent.futures import Executor, Future
 from time import monotonic
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from pesgen.execute.errors import ExecutorConfigError, ExecutorUnavailable
-from pesgen.execute.jobqueue import check_submit_command, make_jobqueue_cluster
+from pesgen.execute.jobqueue import check_jobqueue_config, check_submit_command, make_jobqueue_cluster
 from pesgen.schema import StrictModel, parse
 
 
@@ -180,6 +180,22 @@ class DaskSettings(StrictModel):
     connect_timeout: float = Field(30.0, gt=0, description="s to reach the scheduler")
     start_timeout: float = Field(600.0, gt=0, description="s for the first worker to connect")
     worker_timeout: float = Field(600.0, gt=0, description="s tasks may wait with no worker connected")
+
+    @field_validator("jobqueue")
+    @classmethod
+    def _jobqueue_known(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:  # the batch system and its keys, checked before anything starts
+            check_jobqueue_config(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DaskSettings:
+        given = [k for k in ("address", "local", "jobqueue") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of 'address', 'local', 'jobqueue' (got {given or 'none'})")
+        if (self.jobs is not None or self.adapt is not None) and self.jobqueue is None:
+            raise ValueError("'jobs'/'adapt' apply to 'jobqueue' only")
+        return self
 
     def build(self) -> DaskExecutor:
         return DaskExecutor(**self.model_dump(exclude={"kind", "local"}),

@@ -67,13 +67,9 @@ def check_submit_command(cluster: Any, system: str) -> None:
                                   "node), or choose another executor")
 
 
-def make_jobqueue_cluster(config: dict[str, Any]):
-    """Build (but do not scale) a dask-jobqueue cluster from ``{"system": "slurm", ...}``.
-
-    No job is submitted: call ``cluster.scale(jobs=n)`` or ``cluster.adapt(...)`` (which
-    :class:`pesgen.execute.dask_backend.DaskExecutor` does from its own config). The cluster's
-    ``job_script()`` shows what would be submitted. Unknown keys raise ExecutorConfigError.
-    """
+def check_jobqueue_config(config: Any) -> tuple[type, dict[str, Any]]:
+    """The dask-jobqueue class and its keywords for ``{"system": "slurm", ...}``; raises
+    :class:`ExecutorConfigError` naming an unknown system, an unknown key or a missing one."""
     if not isinstance(config, dict):
         raise ExecutorConfigError("'jobqueue' must be a table/dict")
     conf = dict(config)
@@ -91,6 +87,18 @@ def make_jobqueue_cluster(config: dict[str, Any]):
         if key not in conf:
             raise ExecutorConfigError(f"jobqueue ({system}): '{key}' is required "
                                       "(per job, e.g. cores = 16, memory = '64GB')")
+    return cls, conf
+
+
+def make_jobqueue_cluster(config: dict[str, Any]):
+    """Build (but do not scale) a dask-jobqueue cluster from ``{"system": "slurm", ...}``.
+
+    No job is submitted: call ``cluster.scale(jobs=n)`` or ``cluster.adapt(...)`` (which
+    :class:`pesgen.execute.dask_backend.DaskExecutor` does from its own config). The cluster's
+    ``job_script()`` shows what would be submitted. Unknown keys raise ExecutorConfigError.
+    """
+    cls, conf = check_jobqueue_config(config)
+    system = config["system"]
     conf.setdefault("silence_logs", "error")
     try:
         return cls(**conf)

@@ -9,6 +9,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
+from pydantic import Field, field_validator
+
 from pesgen.execute.errors import ExecutorConfigError
 from pesgen.execute.lifeline import watch_driver
 from pesgen.schema import StrictModel
@@ -105,9 +107,17 @@ class LocalSettings(StrictModel):
     """``[executor] kind = "local"`` (the default): a :class:`LocalExecutor`."""
 
     kind: Literal["local"] = "local"
-    max_workers: int | None = None
+    max_workers: int | None = Field(None, ge=1)
     mp_context: str | None = None
-    max_tasks_per_child: int | None = None
+    max_tasks_per_child: int | None = Field(None, ge=1)
+
+    @field_validator("mp_context")
+    @classmethod
+    def _available(cls, value: str | None) -> str | None:
+        methods = multiprocessing.get_all_start_methods()
+        if value is not None and value not in methods:
+            raise ValueError(f"{value!r} is not available here; choose one of {methods}")
+        return value
 
     def build(self) -> LocalExecutor:
         return LocalExecutor(self.max_workers, self.mp_context, self.max_tasks_per_child)
