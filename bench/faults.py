@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,7 +51,7 @@ class SlowCountingEMT(EMT):
         time.sleep(self.delay)
         super().calculate(atoms, properties, system_changes)
         counter = os.environ.get("PESGEN_FAULTS_COUNTER")
-        if counter and "forces" in properties:
+        if counter:  # EMT computes energy, forces and stress in one call: one call per label
             digest = hashlib.sha256(self.atoms.numbers.tobytes() + self.atoms.positions.round(6).tobytes())
             with open(counter, "a") as fh:  # one short append: atomic between processes
                 fh.write(digest.hexdigest()[:20] + "\n")
@@ -130,46 +131,87 @@ def _next_step(done: list[str]) -> str:
     return f"{int(it) + 1}/train" if step == "label" else f"{it}/{order[order.index(step) + 1]}"
 
 
-def kills(n_kills: int, max_iterations: int | None, delay: float, seed: int, work: Path) -> dict:
+LABEL_STEPS = ("initial", "audit", "label")
+
+
+def kills(n_kills: int, max_iterations: int | None, delay: float, seed: int, work: Path,
+          label_kills: int = 4) -> dict:
+    """The uninterrupted run (kept in ``work/reference`` and reused), then the killed one.
+
+    The kill instants are ``n_kills`` sorted uniform draws over the uninterrupted run's time line;
+    each is mapped to the step it falls in and the fraction of that step's wall time. The killed run
+    is SIGKILLed that fraction into that step (a step redone after a kill starts again, so kills at
+    random wall-clock instants alone could keep killing the same training forever). Labeling is a
+    few per cent of the wall time, so ``label_kills`` of the instants are drawn within the labeling
+    steps' time (initial labels, audits, labels) to land in label batches in flight."""
     work.mkdir(parents=True, exist_ok=True)
     config = write_config(work, max_iterations, delay)
     reference, killed = work / "reference", work / "killed"
-    t0 = time.monotonic()
-    rc = _start(config, reference, work / "reference.count").wait()
-    t_ref = time.monotonic() - t0
-    print(f"uninterrupted run: exit {rc}, {t_ref:.0f} s", flush=True)
+    if not (reference / "state.json").exists() or not json.loads((reference / "state.json").read_text())["finished"]:
+        shutil.rmtree(reference, ignore_errors=True)
+        (work / "reference.count").unlink(missing_ok=True)
+        t0 = time.monotonic()
+        _start(config, reference, work / "reference.count").wait()
+        print(f"uninterrupted run: {time.monotonic() - t0:.0f} s", flush=True)
+    state = json.loads((reference / "state.json").read_text())
+    steps = [(key, float(state["wall_times"][key])) for key in state["done"]]
+    t_ref = sum(t for _, t in steps)
     rng = random.Random(seed)
+    spans, elapsed = [], 0.0  # the labeling steps on the time line
+    for key, duration in steps:
+        if key.split("/")[-1] in LABEL_STEPS and duration > 0.5:
+            spans.append((elapsed, duration))
+        elapsed += duration
+    instants = [rng.uniform(0.0, t_ref) for _ in range(n_kills - label_kills)]
+    for _ in range(label_kills if spans else 0):
+        start, duration = rng.choice(spans)
+        instants.append(start + rng.uniform(0.0, duration))
+    instants.sort()
+    shutil.rmtree(killed, ignore_errors=True)
+    (work / "killed.count").unlink(missing_ok=True)
     rows = []
-    log = killed / "log.txt"
-    size = 0
+    log, size = killed / "log.txt", 0
     proc = _start(config, killed, work / "killed.count")
-    for k in range(n_kills):
-        t_start = time.monotonic()
-        while (not log.exists() or log.stat().st_size <= size) and proc.poll() is None:  # it started
-            time.sleep(0.05)
-        wait = rng.uniform(0.0, 2.0 * t_ref / n_kills)
-        time.sleep(wait)
+    for k, instant in enumerate(instants):
+        elapsed = 0.0
+        for key, duration in steps:  # noqa: B007 (key is the step the instant falls in)
+            if instant < elapsed + duration:
+                break
+            elapsed += duration
+        step = "initial labels" if key == "initial" else key
+        fraction = (instant - elapsed) / duration if duration else 0.0
+        while (not log.exists() or log.stat().st_size <= size) and proc.poll() is None:
+            time.sleep(0.05)  # the driver started: its first log line ("new run" / "resuming")
+        while _next_step(_done(killed)) != step and step not in _done(killed) and proc.poll() is None:
+            time.sleep(0.05)  # the killed run reaches the step (or is past it already)
+        at_start = _store_rows(killed)
         if proc.poll() is not None:
             print(f"kill {k + 1}: the run had ended", flush=True)
             break
+        time.sleep(fraction * duration)
         done, stored = _done(killed), _store_rows(killed)
+        if proc.poll() is not None:
+            print(f"kill {k + 1}: the run had ended", flush=True)
+            break
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         time.sleep(3.0)  # the workers' watch reacts within a second
         left = _session(proc.pid)
         for pid in left:
             os.kill(pid, signal.SIGKILL)
-        step = _next_step(done)
-        rows.append({"kill": k + 1, "after_s": round(time.monotonic() - t_start - 3.0, 1), "step": step,
-                     "stored": stored, "stored_after": _store_rows(killed), "left": len(left)})
-        print(f"kill {k + 1:2d} after {rows[-1]['after_s']:5.1f} s during {step:16s} rows {stored:4d} -> "
-              f"{rows[-1]['stored_after']:4d}, processes left {len(left)}", flush=True)
+        during = _next_step(done)
+        partial = during.split("/")[-1] in ("initial labels", "audit", "label") and stored > at_start
+        rows.append({"kill": k + 1, "instant_s": round(instant, 1), "step": during,
+                     "slept_s": round(fraction * duration, 1), "rows_at_step_start": at_start, "rows": stored,
+                     "partial_batch": partial, "left": len(left)})
+        note = " (a label batch partly stored)" if partial else ""
+        print(f"kill {k + 1:2d} at {instant:6.1f} s of the run time line, during {during:14s} store rows "
+              f"{at_start:4d} at its start, {stored:4d} at the kill{note}; processes left {len(left)}", flush=True)
         size = log.stat().st_size if log.exists() else 0
         proc = _start(config, killed, work / "killed.count",
                       target=killed if (killed / "config.toml").exists() else None)
     rc_killed = proc.wait()
-    return {"t_reference_s": t_ref, "rc_reference": rc, "rc_killed": rc_killed, "kills": rows,
-            **compare(reference, killed, work)}
+    return {"t_reference_s": t_ref, "rc_killed": rc_killed, "kills": rows, **compare(reference, killed, work)}
 
 
 def compare(reference: Path, killed: Path, work: Path) -> dict:
@@ -335,8 +377,6 @@ def _invoke(args: list[str], timeout: float = 120.0) -> tuple[int | str, str]:
 
 
 def inputs(run: Path | None) -> list[dict]:
-    import shutil
-
     rows = []
     with tempfile.TemporaryDirectory(prefix="pesgen-faults-") as tmp:
         cases = [(name, _edit(old, new)) for name, old, new in BAD_CONFIGS]
@@ -380,13 +420,14 @@ def main(argv: list[str] | None = None) -> None:
     k.add_argument("--max-iterations", type=int, default=None, help="fewer iterations than the example's 20")
     k.add_argument("--delay", type=float, default=0.2, help="s added to every label")
     k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--label-kills", type=int, default=4, help="kills drawn within labeling steps")
     k.add_argument("--work", type=Path, default=None)
     i = sub.add_parser("inputs")
     i.add_argument("--run", type=Path, default=None, help="a finished run directory to damage copies of")
     args = parser.parse_args(argv)
     if args.what == "kills":
         work = args.work or Path(tempfile.mkdtemp(prefix="pesgen-kills-"))
-        result = kills(args.kills, args.max_iterations, args.delay, args.seed, work)
+        result = kills(args.kills, args.max_iterations, args.delay, args.seed, work, args.label_kills)
         print(json.dumps({k: v for k, v in result.items() if k != "kills"}, indent=1))
         (work / "result.json").write_text(json.dumps(result, indent=1))
     else:

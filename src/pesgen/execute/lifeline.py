@@ -7,9 +7,9 @@ subprocesses) running. Two guards:
 - :func:`watch_driver` (the pool workers' initializer) starts a thread that waits for the driver
   to exit (a Linux pidfd; elsewhere a poll every second) and then SIGKILLs the worker's whole
   process tree, label subprocesses in their own sessions included.
-- :func:`die_with_parent` (the ``preexec_fn`` of every label subprocess) asks the kernel to
-  SIGKILL the subprocess when the thread that started it ends (``prctl(PR_SET_PDEATHSIG)``,
-  Linux), so a worker killed outright does not orphan its DFT run either.
+- :func:`die_with_parent` (called first by the child of an isolated label,
+  :mod:`pesgen.label.isolated`) asks the kernel to SIGKILL the child when the thread that started
+  it ends (``prctl(PR_SET_PDEATHSIG)``, Linux), so a worker killed outright orphans no label.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 
 _PR_SET_PDEATHSIG = 1
 _prctl = None
-if sys.platform.startswith("linux"):  # loaded here, not in a forked child (no imports after fork)
+if sys.platform.startswith("linux"):
     try:
         _prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
@@ -34,9 +34,12 @@ if sys.platform.startswith("linux"):  # loaded here, not in a forked child (no i
 
 def die_with_parent() -> None:
     """Ask the kernel to SIGKILL this process when its parent thread ends (Linux; elsewhere a
-    no-op). Used as ``subprocess.Popen(preexec_fn=die_with_parent)``."""
+    no-op); if the parent is gone already (this process was adopted), die now."""
     if _prctl is not None:
+        parent = os.getppid()
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if parent == 1 or os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def descendants(pid: int) -> list[int]:

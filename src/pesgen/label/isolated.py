@@ -65,7 +65,11 @@ def _run(labeler: Labeler, atoms: Atoms, workdir: Path, timeout: float | None) -
 
 
 def main(workdir: str) -> None:
-    """Child side: label the pickled task, write the JSON result atomically."""
+    """Child side: label the pickled task, write the JSON result atomically; dies with the worker
+    that started it (a worker killed outright leaves no label running)."""
+    from pesgen.execute.lifeline import die_with_parent
+
+    die_with_parent()
     folder = Path(workdir)
     with open(folder / TASK_FILE, "rb") as fh:
         labeler, atoms = _pickler().load(fh)

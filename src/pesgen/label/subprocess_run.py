@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pesgen.execute.lifeline import die_with_parent
 from pesgen.label.errors import LabelTimeout, ProcessCrash, failure_from_kind
 
 
@@ -18,8 +17,8 @@ def run_command(cmd: list[str], cwd: Path, *, env: dict[str, str] | None = None,
     """Run ``cmd`` in ``cwd`` with stdout/stderr in ``cwd/<log_name>.out`` / ``.err``.
 
     The command runs in its own session; when it exceeds ``timeout`` seconds the whole process
-    group (``mpirun`` and its ranks included) is killed and :class:`LabelTimeout` is raised. It
-    dies with the thread that started it (:func:`pesgen.execute.lifeline.die_with_parent`).
+    group (``mpirun`` and its ranks included) is killed and :class:`LabelTimeout` is raised. When the
+    driver dies, the worker running this kills it (:func:`pesgen.execute.lifeline.watch_driver`).
     Returns the exit status (negative: killed by that signal).
     """
     cwd = Path(cwd)
@@ -27,8 +26,7 @@ def run_command(cmd: list[str], cwd: Path, *, env: dict[str, str] | None = None,
     full_env = {**os.environ, **(env or {})}
     with open(cwd / f"{log_name}.out", "wb") as out, open(cwd / f"{log_name}.err", "wb") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=die_with_parent)
+                                stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
