@@ -80,8 +80,9 @@ def _env(counter: Path) -> dict[str, str]:
 
 def _start(config: Path, run: Path, counter: Path, target: Path | None = None) -> subprocess.Popen:
     args = [str(target)] if target is not None else [str(config), "--dir", str(run)]
-    return subprocess.Popen([*PESGEN, "run", *args, "--quiet"], env=_env(counter), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with open(counter.with_suffix(".out"), "a") as out:  # every driver's output, in order
+        return subprocess.Popen([*PESGEN, "run", *args, "--quiet"], env=_env(counter), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _session(sid: int) -> list[int]:
@@ -122,7 +123,7 @@ def _store_rows(run: Path) -> int:
 def _next_step(done: list[str]) -> str:
     """The step in progress after ``done`` (what a kill interrupted)."""
     if "initial" not in done:
-        return "initial labels"
+        return "initial"
     last = done[-1]
     if last == "initial":
         return "0/train"
@@ -178,7 +179,7 @@ def kills(n_kills: int, max_iterations: int | None, delay: float, seed: int, wor
             if instant < elapsed + duration:
                 break
             elapsed += duration
-        step = "initial labels" if key == "initial" else key
+        step = key
         fraction = (instant - elapsed) / duration if duration else 0.0
         while (not log.exists() or log.stat().st_size <= size) and proc.poll() is None:
             time.sleep(0.05)  # the driver started: its first log line ("new run" / "resuming")
@@ -200,7 +201,7 @@ def kills(n_kills: int, max_iterations: int | None, delay: float, seed: int, wor
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         during = _next_step(done)
-        partial = during.split("/")[-1] in ("initial labels", "audit", "label") and stored > at_start
+        partial = during.split("/")[-1] in LABEL_STEPS and stored > at_start
         rows.append({"kill": k + 1, "instant_s": round(instant, 1), "step": during,
                      "slept_s": round(fraction * duration, 1), "rows_at_step_start": at_start, "rows": stored,
                      "partial_batch": partial, "left": len(left)})

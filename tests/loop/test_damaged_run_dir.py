@@ -77,3 +77,14 @@ def test_damage_is_named_in_one_line_and_nothing_is_recreated(finished_run, tmp_
         assert status.exit_code == 1 and len(status.output.strip().splitlines()) == 1 and culprit in text
     after = (run / "store.db").read_bytes() if (run / "store.db").exists() else None
     assert after == store_before  # not re-created, not touched
+
+
+def test_a_driver_killed_between_config_and_run_json_resumes(tmp_path):
+    # RunDir.create writes config.toml, then run.json: a SIGKILL between the two leaves the first alone
+    config = write_tiny(tmp_path, numb_steps=30, warm_steps=20, md_steps=10)
+    config.write_text(config.read_text().replace("max_iterations = 2", "max_iterations = 1"))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text(config.read_text())
+    assert run_loop(config, run, quiet=True).finished
+    assert check_run(run) == []

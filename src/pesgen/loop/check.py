@@ -98,6 +98,7 @@ def store_problems(run: RunDir, state: RunState, thorough: bool = True) -> list[
         return [Problem(path, f"the store is {what}, but {len(labeled)} step(s) that stored labels are done",
                         f"{RESTORE}; pesgen does not re-create a store that should hold labels")]
     try:
+        _replay_log(path)
         store = Store(path, readonly=True)
         store.check(quick=not thorough)
         n = len(store)
@@ -116,6 +117,21 @@ def store_problems(run: RunDir, state: RunState, thorough: bool = True) -> list[
                                   f"iteration {it}'s labels (an older copy?)", RESTORE + " (the newest copy)")]
         break
     return []
+
+
+def _replay_log(path: Path) -> None:
+    """Open the store read-write for one read: SQLite then replays the write-ahead log that a killed
+    writer left (a read-only connection cannot, and would call a whole store unreadable)."""
+    from pesgen.data.errors import StoreError
+
+    try:
+        con = sqlite3.connect(path, timeout=60.0)
+        try:
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"{path}: cannot open the store: {err} (the file is corrupt?)") from err
 
 
 def _step_problems(run: RunDir, state: RunState) -> list[Problem]:

@@ -241,7 +241,6 @@ def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, 
     if run.exists():
         from pesgen.loop.check import require_whole
 
-        require_whole(run)  # a damaged store or iteration file stops the run here, named
         stored = config_digest(run.config_path.read_text())
         if stored != digest:
             raise RunDirError(f"{run.path} holds a run of a different config (digest {stored}, "
@@ -253,6 +252,9 @@ def _drive(run: RunDir, config_path: Path, text: str, cfg, structures, labeler, 
             raise RunDirError(f"{run.path} is a run of its own{'' if before is None else ' from ' + before.source_run}"
                               f"; --from {continued.source_run} starts a new run: give it another --dir")
         continued = continued or before
+        if not run.run_json.is_file():  # killed between writing config.toml and run.json
+            run.create(text, config_path, digest)
+        require_whole(run)  # a damaged store or iteration file stops the run here, named
         resumed = True
     else:
         run.create(text, config_path, digest)
