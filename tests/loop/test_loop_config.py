@@ -297,7 +297,7 @@ def test_energy_deviation_levels_reach_the_classifier():
     ('kind = "local"\nmax_workers = 2\nmp_context = "threads"', "'threads' is not available here"),
     ('kind = "dask"\naddress = "tcp://127.0.0.1:1"\nlocal = { n_workers = 1 }', "give exactly one of"),
     ('kind = "dask"\njobqueue = { system = "torque", cores = 1, memory = "1GB" }', "'torque'; choose one of"),
-    ('kind = "dask"\njobqueue = { system = "slurm", memory = "1GB" }', "'cores' is required"),
+    ('kind = "dask"\njobqueue = { system = "slurm", cores = 1, memroy = "1GB" }', "unknown key(s) ['memroy']"),
 ])
 def test_executor_errors_name_the_config_and_write_nothing(tmp_path, executor, fragment):
     text = write_tiny(tmp_path).read_text().replace('[executor]\nkind = "local"\nmax_workers = 2',

@@ -184,8 +184,8 @@ class DaskSettings(StrictModel):
     @field_validator("jobqueue")
     @classmethod
     def _jobqueue_known(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:  # the batch system and its keys, checked before anything starts
-            check_jobqueue_config(value)
+        if value is not None:  # the batch system and its key names, checked before anything starts
+            check_jobqueue_config(value, required=False)
         return value
 
     @model_validator(mode="after")

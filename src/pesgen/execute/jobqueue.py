@@ -67,9 +67,11 @@ def check_submit_command(cluster: Any, system: str) -> None:
                                   "node), or choose another executor")
 
 
-def check_jobqueue_config(config: Any) -> tuple[type, dict[str, Any]]:
+def check_jobqueue_config(config: Any, required: bool = True) -> tuple[type, dict[str, Any]]:
     """The dask-jobqueue class and its keywords for ``{"system": "slurm", ...}``; raises
-    :class:`ExecutorConfigError` naming an unknown system, an unknown key or a missing one."""
+    :class:`ExecutorConfigError` naming an unknown system, an unknown key or (``required``) a
+    missing ``cores`` / ``memory`` (a config may leave them to dask-jobqueue's own configuration
+    file until the cluster is built)."""
     if not isinstance(config, dict):
         raise ExecutorConfigError("'jobqueue' must be a table/dict")
     conf = dict(config)
@@ -83,7 +85,7 @@ def check_jobqueue_config(config: Any) -> tuple[type, dict[str, Any]]:
     if unknown:
         raise ExecutorConfigError(f"jobqueue ({system}): unknown key(s) {unknown}; "
                                   f"allowed: {sorted(allowed)}")
-    for key in ("cores", "memory"):
+    for key in ("cores", "memory") if required else ():
         if key not in conf:
             raise ExecutorConfigError(f"jobqueue ({system}): '{key}' is required "
                                       "(per job, e.g. cores = 16, memory = '64GB')")
