@@ -94,17 +94,26 @@ def build(seed: int, verbose: bool = True) -> HeldoutSet:
         rng = category_rng(seed, f"alloy-{name}")
         cell = build_prototype(prototype, "Al", "Mg").repeat(SUPERCELL[name.split("-")[0]])
         out[f"alloy-{name}"] = [labelled(rattled(scaled(cell, v), 0.03, rng), calc) for v in np.linspace(0.94, 1.06, 8)]
+    out.update(solutions_and_md(seed, calc, 8, "held-out" if verbose else None))
+    return out
+
+
+def solutions_and_md(seed: int, calc: LabelerCalculator, n_solutions: int, log: str | None) -> HeldoutSet:
+    """The random solid solutions (``n_solutions`` per composition) and the MD categories of
+    :func:`md_systems`, each from its own RNG of ``seed``; ``log`` prefixes an MSD line per MD
+    category (None: quiet). Shared by the held-out set and the training pool (pool_almg.py)."""
+    out: HeldoutSet = {}
     for lattice in ("fcc", "hcp"):
         for x_mg in (0.25, 0.50, 0.75):
             category = f"random-{lattice}-Mg{100 * x_mg:.0f}"
             rng = category_rng(seed, category)
-            out[category] = [labelled(_solid_solution(lattice, x_mg, rng), calc) for _ in range(8)]
+            out[category] = [labelled(_solid_solution(lattice, x_mg, rng), calc) for _ in range(n_solutions)]
     for category, (atoms, temperature, n_frames, liquid) in md_systems().items():
         melt = {"melt_at": 2500.0, "melt_steps": 1000, "npt_steps": 1000} if liquid else {}
         out[category], msd = md_frames(atoms, calc, temperature, n_frames, category_rng(seed, category),
                                        timestep=2.0, equilibrate=500, **melt)
-        if verbose:
-            print(f"held-out: {category}, MSD over {n_frames * 100} fs sampling {msd:.2f} Å^2")
+        if log is not None:
+            print(f"{log}: {category}, MSD over {n_frames * 100} fs sampling {msd:.2f} Å^2")
     return out
 
 

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from heldout import HeldoutSet, category_rng, labelled, load_set, main, md_frames, rattled, scaled  # noqa: E402
-from heldout_almg import ALLOYS, SUPERCELL, _at_minimum, _solid_solution, md_systems, meam_calculator  # noqa: E402
+from heldout import HeldoutSet, category_rng, labelled, load_set, main, rattled, scaled  # noqa: E402
+from heldout_almg import ALLOYS, SUPERCELL, _at_minimum, meam_calculator, solutions_and_md  # noqa: E402
 from pesgen.structures.alloys import build_prototype  # noqa: E402
 from pesgen.structures.crystals import crystal  # noqa: E402
 
@@ -48,17 +48,7 @@ def build(seed: int, verbose: bool = True) -> HeldoutSet:
         cell = build_prototype(prototype, "Al", "Mg").repeat(SUPERCELL[name.split("-")[0]])
         out[category] = [labelled(rattled(scaled(cell, v), 0.05, rng), calc)
                          for v in rng.uniform(0.92, 1.08, N_PER_CRYSTAL)]
-    for lattice in ("fcc", "hcp"):
-        for x_mg in (0.25, 0.50, 0.75):
-            category = f"random-{lattice}-Mg{100 * x_mg:.0f}"
-            rng = category_rng(seed, category)
-            out[category] = [labelled(_solid_solution(lattice, x_mg, rng), calc) for _ in range(N_PER_CRYSTAL)]
-    for category, (atoms, temperature, n_frames, liquid) in md_systems().items():
-        melt = {"melt_at": 2500.0, "melt_steps": 1000, "npt_steps": 1000} if liquid else {}
-        out[category], msd = md_frames(atoms, calc, temperature, n_frames, category_rng(seed, category),
-                                       timestep=2.0, equilibrate=500, **melt)
-        if verbose:
-            print(f"pool: {category}, MSD over {n_frames * 100} fs sampling {msd:.2f} Å^2")
+    out.update(solutions_and_md(seed, calc, N_PER_CRYSTAL, "pool" if verbose else None))
     return out
 
 

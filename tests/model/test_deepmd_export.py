@@ -88,16 +88,21 @@ def test_export_writes_one_model_per_member_and_a_readme(exported, ensemble):
     assert dp.get_type_map() == ["Al", "Cu"] and dp.get_rcut() == pytest.approx(ensemble.rcut)
 
 
+def assert_members_agree(paths, atoms, out) -> None:
+    """DeePMD-kit's energy, forces and virial of each member file equal pesgen's member ``k`` (``out``)."""
+    for k, path in enumerate(paths):
+        e, f, v = deepmd_eval(path, atoms)
+        assert e == pytest.approx(out["energy_members"][k, 0].item(), rel=RTOL, abs=0)
+        assert_rel(f, out["forces_members"][k].numpy(), RTOL, f"{path.name} forces")
+        assert_rel(v, out["virial_members"][k, 0].numpy(), RTOL, f"{path.name} virial")
+
+
 @pytest.mark.parametrize("periodic", [True, False])
 def test_deeppot_gives_pesgen_energies_forces_virials(exported, ensemble, periodic):
     atoms = alcu_cell(seed=61, rattle=0.15) if periodic else cluster()
     assert set(atoms.get_chemical_symbols()) == {"Al", "Cu"}
     out = ensemble.evaluate(atoms)
-    for k, path in enumerate(exported.models):
-        e, f, v = deepmd_eval(path, atoms)
-        assert e == pytest.approx(out["energy_members"][k, 0].item(), rel=RTOL, abs=0)
-        assert_rel(f, out["forces_members"][k].numpy(), RTOL, f"{path.name} forces")
-        assert_rel(v, out["virial_members"][k, 0].numpy(), RTOL, f"{path.name} virial")
+    assert_members_agree(exported.models, atoms, out)
 
 
 def test_float32_export_agrees_to_the_stated_tolerance(frames, tmp_path):
@@ -114,11 +119,7 @@ def test_float32_export_agrees_to_the_stated_tolerance(frames, tmp_path):
 def test_compressed_models_load_and_agree(exported, ensemble):
     atoms = alcu_cell(seed=63, rattle=0.15)
     out = ensemble.evaluate(atoms)
-    for k, path in enumerate(exported.compressed):
-        e, f, v = deepmd_eval(path, atoms)
-        assert e == pytest.approx(out["energy_members"][k, 0].item(), rel=RTOL, abs=0)
-        assert_rel(f, out["forces_members"][k].numpy(), RTOL, f"{path.name} forces")
-        assert_rel(v, out["virial_members"][k, 0].numpy(), RTOL, f"{path.name} virial")
+    assert_members_agree(exported.compressed, atoms, out)
 
 
 def dp_run(*args: str, cwd: Path) -> str:
