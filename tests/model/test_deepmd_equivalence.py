@@ -32,3 +32,28 @@ def test_same_numbers_as_deepmd_kit(type_one_side):
     torch.testing.assert_close(out["forces"], ref["force"].reshape(-1, 3), atol=1e-10, rtol=0)
     torch.testing.assert_close(out["virial"][0], ref["virial"].reshape(3, 3), atol=1e-10, rtol=0)
 
+
+
+def test_same_statistics_as_deepmd_kit():
+    """davg/dstd from two-species frames equal DeePMD-kit 3.2's own se_e2_a statistics (per centre
+    species, pooled over all neighbour slots): pesgen's per-pair statistics of before 2026-12-01 fail."""
+    warnings.filterwarnings("ignore")
+    from deepmd.pt.model.model import get_model
+
+    from pesgen.model.deepmd_weights import deepmd_model_params
+
+    frames = emt_frames(4)
+    model = pesgen.DeepPot(type_map=["Al", "Cu"], rcut=5.5, rcut_smth=2.0, seed=4)
+    model.compute_statistics(frames, auto_sel=True)
+    dm = get_model(deepmd_model_params(model.module)).to(torch.float64)
+    sampled = [{"coord": torch.tensor(a.positions).reshape(1, -1),
+                "atype": torch.tensor([model.type_map.index(s) for s in a.get_chemical_symbols()]).reshape(1, -1),
+                "box": torch.tensor(a.cell.array).reshape(1, 9)} for a in frames]
+    dm.atomic_model.descriptor.compute_input_stats(sampled)
+    mean, std = dm.atomic_model.descriptor.get_stat_mean_and_stddev()
+    sel = model.hyperparameters["sel"]
+    first = [0, sel[0]]                                   # first slot of each neighbour species' section
+    d = model.module.descriptor
+    for b in range(2):
+        torch.testing.assert_close(d.davg[0][:, b], mean[:, first[b]].double(), atol=1e-12, rtol=1e-10)
+        torch.testing.assert_close(d.dstd[0][:, b], std[:, first[b]].double(), atol=1e-12, rtol=1e-10)

@@ -31,27 +31,24 @@ def test_energy_bias_recovers_per_species_energies():
 
 
 def test_environment_statistics_by_hand(frames):
+    """Per centre species, over all sum(sel) slots of every neighbour species (DeePMD-kit's se_e2_a)."""
     model = pesgen.DeepPot(type_map=["Al", "Cu"], rcut=5.0, rcut_smth=1.0, seed=0, sel=[60, 24])
     model.compute_statistics(frames)
     batch = Batch.from_atoms(frames, ["Al", "Cu"])
     nl = neighbor_list(batch, 5.0)
     rows = environment_rows(nl.vectors(batch.positions, batch.cell, batch.frame), 1.0, 5.0)
-    ti, tj = batch.species[nl.i], batch.species[nl.j]
+    ti = batch.species[nl.i]
     davg = model.module.descriptor.davg[0]
     dstd = model.module.descriptor.dstd[0]
-    sel = [60, 24]
     for a in range(2):
-        n_centres = int((batch.species == a).sum())
-        for b in range(2):
-            mask = (ti == a) & (tj == b)
-            slots = n_centres * sel[b]
-            values = torch.zeros(slots, dtype=torch.float64)
-            values[: int(mask.sum())] = rows[mask, 0]  # padded slots hold zeros
-            assert davg[a, b, 0].item() == pytest.approx(values.mean().item(), rel=1e-10)
-            assert dstd[a, b, 0].item() == pytest.approx(values.std(unbiased=False).item(), rel=1e-10)
-            ang = torch.zeros(slots, 3, dtype=torch.float64)
-            ang[: int(mask.sum())] = rows[mask, 1:]
-            assert dstd[a, b, 1].item() == pytest.approx(ang.std(unbiased=False).item(), rel=1e-8)
+        mask = ti == a
+        slots = int((batch.species == a).sum()) * (60 + 24)
+        values = torch.zeros(slots, 4, dtype=torch.float64)
+        values[: int(mask.sum())] = rows[mask]  # padded slots hold zeros
+        for b in range(2):  # one value for every neighbour species
+            assert davg[a, b, 0].item() == pytest.approx(values[:, 0].mean().item(), rel=1e-10)
+            assert dstd[a, b, 0].item() == pytest.approx(values[:, 0].std(unbiased=False).item(), rel=1e-10)
+            assert dstd[a, b, 1].item() == pytest.approx(values[:, 1:].std(unbiased=False).item(), rel=1e-8)
             assert davg[a, b, 1:].abs().max().item() == 0.0
 
 
@@ -76,7 +73,8 @@ def test_absent_species_keeps_neutral_statistics():
         a.get_potential_energy()
     model.compute_statistics(al)
     d = model.module.descriptor
-    assert torch.all(d.davg[0, 1] == 0) and torch.all(d.dstd[0, 1] == 1)
+    assert torch.all(d.davg[0, 1] == 0) and torch.all(d.dstd[0, 1] == 1)     # Mg centres: none
+    assert torch.all(d.davg[0, 0, 1] == d.davg[0, 0, 0]) and torch.all(d.dstd[0, 0, 1] == d.dstd[0, 0, 0])
     assert model.energy_bias()[0, 1] == 0.0
 
 

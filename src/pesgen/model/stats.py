@@ -2,10 +2,12 @@
 
 Both follow DeePMD-kit:
 
-* For each (centre species a, neighbour species b), over all atoms of species a and all
-  ``sel[b]`` neighbour slots (padded slots count, with a zero row):
+* For each centre species a, over all atoms of species a and all ``sum(sel)`` neighbour slots
+  of every neighbour species pooled (padded slots count, with a zero row):
   davg = (mean of s, 0, 0, 0); dstd = (std of s, std of the three s x/r components pooled),
-  with std floored at ``protection`` = 1e-2. A pair absent from the data keeps avg 0, std 1.
+  with std floored at ``protection`` = 1e-2; the same values for every neighbour species b
+  (DeePMD-kit's se_e2_a statistics, ``EnvMatStatSe``). A centre species absent from the data, or
+  without any neighbour, keeps avg 0, std 1.
 * The atomic energy bias per species is the least-squares solution of
   E_frame ≈ sum_t n_t(frame) * bias_t over the training frames (eV).
 * ``sel`` chosen from data ("auto"): the largest neighbour count per species seen within rcut,
@@ -29,7 +31,8 @@ PROTECTION = 1e-2
 
 
 class EnvironmentSums:
-    """Running sums of environment rows per (centre, neighbour) species pair, in float64."""
+    """Running sums of environment rows per (centre, neighbour) species pair, in float64 (pooled per
+    centre species by :meth:`mean_std`)."""
 
     def __init__(self, ntypes: int) -> None:
         self.ntypes = ntypes
@@ -64,22 +67,22 @@ class EnvironmentSums:
         self.max_neighbors = np.maximum(self.max_neighbors, counts.max(axis=0, initial=0))
 
     def mean_std(self, sel: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """davg, dstd of shape (ntypes, ntypes, 4) for neighbour slots ``sel``."""
+        """davg, dstd of shape (ntypes, ntypes, 4) for neighbour slots ``sel``: per centre species,
+        pooled over all neighbour species' slots, so constant along the neighbour axis."""
         nt = self.ntypes
         davg = np.zeros((nt, nt, 4))
         dstd = np.ones((nt, nt, 4))
         for a in range(nt):
-            for b in range(nt):
-                slots = self.n_centres[a] * sel[b]
-                if slots <= 0 or self.sum_r2[a, b] == 0:
-                    continue
-                mean_r = self.sum_r[a, b] / slots
-                std_r = math.sqrt(max(self.sum_r2[a, b] / slots - mean_r**2, 0.0))
-                mean_a = self.sum_a[a, b] / (3 * slots)
-                std_a = math.sqrt(max(self.sum_a2[a, b] / (3 * slots) - mean_a**2, 0.0))
-                davg[a, b, 0] = mean_r
-                dstd[a, b, 0] = max(std_r, PROTECTION)
-                dstd[a, b, 1:] = max(std_a, PROTECTION)
+            slots = self.n_centres[a] * sum(sel)
+            if slots <= 0 or self.sum_r2[a].sum() == 0:
+                continue
+            mean_r = self.sum_r[a].sum() / slots
+            std_r = math.sqrt(max(self.sum_r2[a].sum() / slots - mean_r**2, 0.0))
+            mean_a = self.sum_a[a].sum() / (3 * slots)
+            std_a = math.sqrt(max(self.sum_a2[a].sum() / (3 * slots) - mean_a**2, 0.0))
+            davg[a, :, 0] = mean_r
+            dstd[a, :, 0] = max(std_r, PROTECTION)
+            dstd[a, :, 1:] = max(std_a, PROTECTION)
         return davg, dstd
 
     def auto_sel(self, ratio: float = 1.1) -> list[int]:
