@@ -12,7 +12,7 @@ The almg-meam setup of ``bench_train.py`` (Al-Mg MEAM frames of 32-108 atoms, ma
 * ``train``: controlled training, pesgen's trainer from DeePMD-kit's initial weights for seeds
   4k .. 4k+3, with DeePMD-kit's statistics (arm ``dpstat``) or with pesgen's recomputed ones
   (arm ``pgstat``); validation force RMSE per member after ``--steps`` steps, mean ± std, and the
-  difference in standard errors.
+  difference in standard errors. ``--trainer-seed`` and ``--per-member`` change pesgen's batch order.
 
 Run from the repository root: ``python bench/parity_two_species.py stats|grad|train [--sets 2]``
 (needs DeePMD-kit).
@@ -162,8 +162,8 @@ def train_arms(args, train: list, valid: list, tmp: Path) -> None:
     setup = setup_of("almg-meam")
     sampled = deepmd_sampled(train, tmp)
     settings = dict(numb_steps=args.steps, n_members=4, batch_size=1, validation_fraction=0.0, disp_freq=args.steps,
-                    decay_steps=max(1, args.steps // 40), start_pref_v=0.0, limit_pref_v=0.0, seed=0,
-                    start_lr=setup["start_lr"], stop_lr=setup["stop_lr"])
+                    decay_steps=max(1, args.steps // 40), start_pref_v=0.0, limit_pref_v=0.0, seed=args.trainer_seed,
+                    shuffle_per_member=args.per_member, start_lr=setup["start_lr"], stop_lr=setup["stop_lr"])
     results: dict[str, list[float]] = {}
     for k in range(args.first_set, args.first_set + args.sets):
         seeds = list(range(4 * k, 4 * k + 4))
@@ -200,6 +200,8 @@ def main() -> None:
     parser.add_argument("--first-set", type=int, default=0)
     parser.add_argument("--precision", choices=["float64", "float32"], default="float32")
     parser.add_argument("--arms", default="dpstat,pgstat")
+    parser.add_argument("--trainer-seed", type=int, default=0, help="pesgen's batch order")
+    parser.add_argument("--per-member", action="store_true", help="each member its own batch order")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
