@@ -63,6 +63,21 @@ SETTINGS: dict[str, tuple[dict, tuple[int, ...]]] = {
     "pv10-12k": ({"limit_pref_v": 10.0}, (1,)),
     "lr1e-3-12k": ({"start_lr": 1e-3, "stop_lr": 3.51e-8}, (1,)),
     "rcut5-12k": ({"model": {"rcut": 5.0}}, (1,)),
+    # the switching region: rcut_smth 2 Å (the example) puts every neighbour in it
+    "rs05-3k": ({"numb_steps": 3000, "model": {"rcut_smth": 0.5}}, (1,)),
+    "rs05-12k": ({"model": {"rcut_smth": 0.5}}, (1,)),
+    "rs1-12k": ({"model": {"rcut_smth": 1.0}}, (1,)),
+    # the force prefactor ends at 1000 stop_lr/start_lr + 1: 21 with lr 0.005 -> 1e-4, so energies
+    # never weigh as much as DeePMD-kit's schedule (1e-3 -> 3.5e-8) makes them at its end
+    "lr5e-6-3k": ({"numb_steps": 3000, "stop_lr": 5e-6}, (1,)),
+    "pf100-3k": ({"numb_steps": 3000, "start_pref_f": 100.0}, (1,)),
+    "pf10-3k": ({"numb_steps": 3000, "start_pref_f": 10.0}, (1,)),
+    # batches that mix systems (every step sees several structures' energies at once)
+    "mix32-3k": ({"numb_steps": 3000, "batch_mixing": "mixed"}, (1,)),
+    "mix128-3k": ({"numb_steps": 3000, "batch_mixing": "mixed", "auto_batch_atoms": 128}, (1,)),
+    "sys128-3k": ({"numb_steps": 3000, "auto_batch_atoms": 128}, (1,)),
+    "mix128-12k": ({"batch_mixing": "mixed", "auto_batch_atoms": 128}, (1,)),
+    "mix512-3k": ({"numb_steps": 3000, "batch_mixing": "mixed", "auto_batch_atoms": 512}, (1,)),
     "f64-12k": ({"model": {"precision": "float64"}}, (1,)),
     "medium-12k": ({"model": MEDIUM_NET}, (1,)),
     "deepmd-12k": ({"model": DEEPMD_NET}, (1,)),

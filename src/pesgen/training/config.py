@@ -65,6 +65,9 @@ class TrainSettings(StrictModel):
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     max_validation_frames: int = Field(64, ge=1)
     disp_freq: int = Field(100, ge=1, description="steps between learning-curve points")
+    batch_mixing: Literal["system", "mixed"] = Field(
+        "system", description="'system': each batch holds frames of one system (DeePMD-kit); 'mixed': "
+        "frames of all systems drawn together (docs/training.md)")
     shuffle_per_member: bool = Field(
         False, description="each member draws its own batches (slower: every member sees all batches of a step)")
     device: str = "cpu"
@@ -75,6 +78,9 @@ class TrainSettings(StrictModel):
     def _check(self) -> TrainSettings:
         if self.stop_lr > self.start_lr:
             raise ValueError(f"stop_lr ({self.stop_lr}) exceeds start_lr ({self.start_lr})")
+        if self.shuffle_per_member and self.batch_mixing == "mixed":
+            raise ValueError("shuffle_per_member needs batch_mixing = 'system' (the members' batches "
+                             "must have one shape)")
         return self
 
     @property

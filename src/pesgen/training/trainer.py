@@ -23,7 +23,14 @@ from pesgen.model.ensemble import Ensemble
 from pesgen.model.env import EdgeEnvironment
 from pesgen.model.stacked_model import DTYPES
 from pesgen.training.config import TrainSettings
-from pesgen.training.dataset import BatchSampler, System, build_systems, split_frames
+from pesgen.training.dataset import (
+    BatchSampler,
+    MixedBatchSampler,
+    System,
+    build_systems,
+    mixed_environment,
+    split_frames,
+)
 from pesgen.training.loss import Prefactors, member_losses, member_rmse
 from pesgen.training.schedule import ExponentialDecay, prefactor
 
@@ -131,7 +138,8 @@ def train(data: Any, config: TrainSettings | dict | None = None, *, init: Ensemb
     module = ensemble.module
     m = module.n_members
     n_samplers = m if config.shuffle_per_member else 1
-    samplers = [BatchSampler(train_sys, config.batch_size, config.auto_batch_atoms,
+    sampler_kind = MixedBatchSampler if config.batch_mixing == "mixed" else BatchSampler
+    samplers = [sampler_kind(train_sys, config.batch_size, config.auto_batch_atoms,
                              np.random.default_rng([config.seed, k])) for k in range(n_samplers)]
 
     lr_of = ExponentialDecay(config.start_lr, config.stop_lr, config.effective_decay_steps, config.numb_steps)
@@ -147,7 +155,11 @@ def train(data: Any, config: TrainSettings | dict | None = None, *, init: Ensemb
         pref = Prefactors(prefactor(config.start_pref_e, config.limit_pref_e, lr, config.start_lr),
                           prefactor(config.start_pref_f, config.limit_pref_f, lr, config.start_lr),
                           prefactor(config.start_pref_v, config.limit_pref_v, lr, config.start_lr))
-        if len(samplers) == 1:
+        if config.batch_mixing == "mixed":
+            env, labels = mixed_environment(train_sys, samplers[0].draw())
+            pred = module.forward_environment(env, create_graph=True)
+            natoms = env.natoms
+        elif len(samplers) == 1:
             s, picked = samplers[0].draw()
             env, labels = train_sys[s].environment(picked)
             pred = module.forward_environment(env, create_graph=True)
