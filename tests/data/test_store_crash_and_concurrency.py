@@ -3,17 +3,22 @@ readers read consistent snapshots while a writer appends. Both use real subproce
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
+from ase import Atoms
 
+from pesgen.data.provenance import Provenance
 from pesgen.data.store import Store
 
 BATCH = 5
@@ -127,3 +132,69 @@ def test_readers_see_consistent_snapshots_while_a_writer_appends(tmp_path):
     assert len(final) == n_batches * BATCH == len(reader)
     assert check_frames(final) == Counter({k: BATCH for k in range(n_batches)})
     assert reader.count_failed() == n_batches
+
+
+def open_store_files() -> list[str]:
+    """The store files (``store.db`` and its -wal/-shm) this process has open (Linux /proc)."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # the descriptor listdir itself used
+            pass
+    return sorted(n for n in names if "store.db" in n)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux /proc")
+def test_no_connection_outlives_an_operation(tmp_path):
+    """Every store operation closes its connection: one left to the garbage collector holds
+    locks that another open()/close() of the file in this process cancels (see the next test)."""
+    gc.disable()  # what a connection in a reference cycle relies on
+    try:
+        store = Store(tmp_path / "store.db")
+        assert open_store_files() == []
+        store.add_many([(Atoms("Al", cell=np.eye(3) * 4.0, pbc=True), -3.0, np.zeros((1, 3)),
+                         None, Provenance(task_id="a"))])
+        len(store), store.task_ids(), store.frames(), store.check()
+        Store(tmp_path / "store.db", readonly=True).frames()
+        assert open_store_files() == []
+    finally:
+        gc.enable()
+
+
+def test_opening_a_store_keeps_the_locks_of_open_connections(tmp_path):
+    """Opening a Store never open()s and close()s the file itself: that cancels every POSIX lock
+    this process holds on it (SQLite's "How To Corrupt", section 2.2), and a process closing its
+    connection then takes itself for the last one and deletes the -wal and -shm files that this
+    process's open connection still uses."""
+    path = tmp_path / "store.db"
+    Store(path)  # WAL mode
+    con = sqlite3.connect(path)
+    con.execute("SELECT COUNT(*) FROM systems").fetchall()  # holds its shared lock from now on
+    Store(path, readonly=True)
+    other = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+             "c.execute('SELECT 1 FROM systems').fetchall(); c.close()")
+    subprocess.run([sys.executable, "-c", other, str(path)], check=True, timeout=120)
+    assert Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists(), \
+        "another process deleted the WAL files under an open connection"
+    con.close()
+
+
+def test_readers_see_consistent_snapshots_with_the_garbage_collector_off(tmp_path):
+    """The snapshot test with no garbage collection: a connection that only the collector would
+    close stays open throughout (before the fix, most reads here were "database disk image is
+    malformed")."""
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    path = tmp_path / "store.db"
+    gc.disable()
+    try:
+        Store(path)
+        proc = start_writer(script, path, 0, 30, 0.03)
+        reader = Store(path, readonly=True)
+        while proc.poll() is None:
+            assert set(check_frames(reader.frames()).values()) <= {BATCH}
+    finally:
+        gc.enable()
+    assert proc.returncode == 0, proc.stderr.read()
+    assert len(reader) == 30 * BATCH

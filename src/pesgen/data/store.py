@@ -12,15 +12,20 @@ Writes are transactions (one per :meth:`Store.add` / :meth:`Store.add_failed` ca
 absent. The database is switched to SQLite's write-ahead log (WAL) mode, so readers in other
 processes read a consistent snapshot while a writer appends. WAL needs a local file system (not
 NFS); pass ``wal=False`` there, which keeps the default rollback journal (still atomic, but a
-reader then waits while a writer commits).
+reader then waits while a writer commits). Every operation opens and closes its own connection,
+and the store never opens the file outside SQLite: closing any descriptor of the file cancels
+the POSIX locks of the process's open connections, after which a writer elsewhere can delete
+the -wal/-shm files they still use (readers then see "database disk image is malformed").
+Read-only stores use ``mode=ro`` (never ``immutable``: the file changes while they read); they
+need write permission on the folder, to create the -wal/-shm files when no writer has them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
-import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -55,7 +60,8 @@ def store_file(path: str | Path) -> Path:
     """``path`` itself, or the store of the folder ``path`` (a run directory: ``RUN/store.db``)."""
     path = Path(path)
     return path / STORE_FILE if path.is_dir() else path
-_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 _COLUMNS = "id, numbers, positions, cell, pbc, energy, forces, stress, key_value_pairs"
 _FAILED_SQL = "id IN (SELECT id FROM number_key_values WHERE key='failed' AND value=1)"
 _LABELED_SQL = f"energy IS NOT NULL AND forces IS NOT NULL AND NOT {_FAILED_SQL}"
@@ -78,8 +84,21 @@ class _StoreDatabase(SQLite3Database):
 
     @contextmanager
     def managed_connection(self, commit_frequency: int = 5000) -> Iterator[sqlite3.Connection]:
-        with super().managed_connection(commit_frequency=sys.maxsize) as con:
+        if self.connection is not None:  # inside ``with db:``: that transaction's connection
+            self._initialize(self.connection)
+            yield self.connection
+            return
+        # ase's own version leaves this connection to the garbage collector (a reference cycle
+        # keeps it open); an open connection whose file locks another open()/close() of the file
+        # in this process cancels lets a writer elsewhere delete the -wal/-shm files under it, and
+        # this process's readers then read torn pages ("database disk image is malformed").
+        con = self._connect()
+        try:
+            self._initialize(con)
             yield con
+            con.commit()
+        finally:
+            con.close()
 
 
 def _as_voigt_stress(stress: Any, where: str) -> np.ndarray:
@@ -158,6 +177,9 @@ class Store:
 
     # ------------------------------------------------------------------ opening
     def _check_file(self) -> None:
+        # Only stat() and access(): opening and closing the file here would cancel the POSIX locks
+        # of every SQLite connection this process has open on it (SQLite's "How To Corrupt An
+        # SQLite Database File", section 2.2). SQLite itself reports a file that is no database.
         p = self.path
         if p.is_dir():
             raise StoreError(f"{p}: is a folder, not a store file")
@@ -167,14 +189,9 @@ class Store:
             if not p.parent.is_dir():
                 raise StoreError(f"{p}: cannot create the store, folder {p.parent} does not exist")
             return
-        try:
-            with open(p, "rb") as fh:
-                head = fh.read(len(_SQLITE_HEADER))
-        except OSError as err:
-            raise StoreError(f"{p}: cannot read the store file: {err}") from err
-        if head and head != _SQLITE_HEADER:
-            raise StoreError(f"{p}: not an SQLite database (corrupt, or not a pesgen store)")
-        if not head and self.readonly:
+        if not os.access(p, os.R_OK):
+            raise StoreError(f"{p}: cannot read the store file: permission denied")
+        if p.stat().st_size == 0 and self.readonly:
             raise StoreError(f"{p}: the store file is empty")
 
     def _check_schema(self, con: sqlite3.Connection) -> None:
@@ -195,6 +212,9 @@ class Store:
         except (sqlite3.OperationalError, OSError) as err:
             raise StoreError(f"{self.path}: {doing}: {err}") from err
         except sqlite3.DatabaseError as err:
+            if "file is not a database" in str(err):
+                raise StoreError(f"{self.path}: not an SQLite database (corrupt, or not a pesgen "
+                                 "store)") from err
             raise StoreError(f"{self.path}: {doing}: {err} (the file is corrupt?)") from err
 
     def __repr__(self) -> str:
