@@ -156,3 +156,35 @@ def test_dp_model_devi_gives_pesgen_deviations(exported, data_dir, ensemble, tmp
     for col, key in ((1, "max_devi_v"), (2, "min_devi_v"), (3, "avg_devi_v"),
                      (4, "max_devi_f"), (5, "min_devi_f"), (6, "avg_devi_f")):
         np.testing.assert_allclose(table[:, col], ours[key].numpy(), rtol=RTOL, err_msg=key)
+
+
+def test_export_again_removes_the_stale_member_files_of_an_earlier_export(exported, frames, tmp_path):
+    """A 2-member export into the folder of a compressed 4-member one leaves graph.000/001.pth of
+    the new ensemble only, says what it removed, and touches no file of another name."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    import pesgen
+    from pesgen.cli import app
+
+    out = tmp_path / "dp"
+    shutil.copytree(exported.models[0].parent, out)
+    others = ["graph.000.pth.bak", "graph.04.pth", "my-graph.001.pth", "graph.001.pt", "notes.txt"]
+    for name in others:
+        (out / name).write_text("not the export's")
+    (out / "graph.009.pth").mkdir()  # a folder of that name is not a model file either
+    two = pesgen.Ensemble([make_model(frames, seed=s) for s in (7, 8)])
+    two.save(tmp_path / "two.pt")
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "two.pt"), "--format", "deepmd", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    stale = [f"graph.{k:03d}.compressed.pth" for k in range(4)] + ["graph.002.pth", "graph.003.pth"]
+    assert f"removed 6 stale model files of an earlier export: {' '.join(sorted(stale))}" in \
+        " ".join(result.output.split())
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["README.md", "graph.000.pth", "graph.001.pth", "graph.009.pth", *others])
+    atoms = frames[0]
+    ours = two.evaluate(atoms)
+    for k in range(2):
+        assert deepmd_eval(out / f"graph.{k:03d}.pth", atoms)[0] == pytest.approx(
+            ours["energy_members"][k, 0].item(), rel=RTOL, abs=0)

@@ -146,3 +146,6 @@ def export(
     files = [p.name for p in result.models + result.compressed]
     console.print(f"wrote {out}: {' '.join(files)} and README.md (DeePMD-kit, from {src.path})", highlight=False,
                   soft_wrap=True)
+    if result.removed:
+        console.print(f"removed {len(result.removed)} stale model files of an earlier export: "
+                      f"{' '.join(p.name for p in result.removed)}", highlight=False, soft_wrap=True)

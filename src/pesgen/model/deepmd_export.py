@@ -15,6 +15,7 @@ imported only here and only when an export is asked for.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ DEEPMD_VERSION = "3.2.0"
 #: ``dp --pt compress`` defaults: table step (in s = 1/r units) and extrapolation factor
 COMPRESS_STRIDE = 0.01
 COMPRESS_EXTRAPOLATE = 5
+#: the names of the member files an export writes; files so named that it did not write are removed
+MEMBER_FILE = re.compile(r"graph\.\d{3,}(\.compressed)?\.pth")
 
 
 class DeepmdExportError(PesgenError):
@@ -37,11 +40,13 @@ class DeepmdExportError(PesgenError):
 
 @dataclass
 class DeepmdExport:
-    """What :func:`write_deepmd` wrote: the member files, the compressed ones, the README."""
+    """What :func:`write_deepmd` wrote: the member files, the compressed ones, the README; and the
+    stale member files of an earlier export it removed."""
 
     models: list[Path]
     compressed: list[Path] = field(default_factory=list)
     readme: Path | None = None
+    removed: list[Path] = field(default_factory=list)
 
 
 def _deepmd_pt():
@@ -82,7 +87,9 @@ def write_deepmd(module: StackedDeepPot, out_dir: str | Path, *, min_nbor_dist: 
                  compress: bool = False, source: str = "") -> DeepmdExport:
     """Write ``graph.000.pth`` ... (one per member) and README.md into ``out_dir``.
 
-    ``compress`` (needs ``min_nbor_dist``, Å) also writes ``graph.NNN.compressed.pth``.
+    ``compress`` (needs ``min_nbor_dist``, Å) also writes ``graph.NNN.compressed.pth``. Files of
+    those names that this export did not write (an earlier export's extra members, or compressed
+    files of an earlier model) are removed, so that ``graph.*.pth`` is this ensemble alone.
     """
     deepmd, _ = _deepmd_pt()
     if compress and min_nbor_dist is None:
@@ -103,9 +110,21 @@ def write_deepmd(module: StackedDeepPot, out_dir: str | Path, *, min_nbor_dist: 
             target = path.with_name(path.name.replace(".pth", ".compressed.pth"))
             enable_compression(str(path), str(target), stride=COMPRESS_STRIDE, extrapolate=COMPRESS_EXTRAPOLATE)
             result.compressed.append(target)
+    result.removed = remove_stale_members(out, result.models + result.compressed)
     result.readme = out / "README.md"
     result.readme.write_text(readme_text(module, result, min_nbor_dist, source, deepmd.__version__))
     return result
+
+
+def remove_stale_members(out: Path, written: list[Path]) -> list[Path]:
+    """Delete the files in ``out`` named as an export names its member files (:data:`MEMBER_FILE`)
+    that are not in ``written``; nothing else (other names, folders) is touched. Returns them."""
+    keep = {p.name for p in written}
+    stale = sorted(p for p in out.iterdir() if MEMBER_FILE.fullmatch(p.name) and p.name not in keep
+                   and (p.is_symlink() or p.is_file()))
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def readme_text(module: StackedDeepPot, export: DeepmdExport, min_nbor_dist: float | None, source: str,
