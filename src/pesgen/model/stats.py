@@ -17,7 +17,7 @@ Both follow DeePMD-kit:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,9 +25,29 @@ from ase import Atoms
 
 from pesgen.model.batch import Batch
 from pesgen.model.env import environment_rows
-from pesgen.model.neighbors import neighbor_list
+from pesgen.model.neighbors import Neighbors, neighbor_list
 
 PROTECTION = 1e-2
+
+
+def _batches(frames: Iterable[Atoms], type_map: Sequence[str], chunk: int) -> Iterator[Batch]:
+    """``frames`` as float64 batches of ``chunk`` frames (one neighbour-list call each)."""
+    frames = list(frames)
+    for start in range(0, len(frames), chunk):
+        yield Batch.from_atoms(frames[start:start + chunk], type_map)
+
+
+def _pair_vectors(batch: Batch, rcut: float) -> tuple[Neighbors, torch.Tensor, torch.Tensor]:
+    """The neighbour list of ``batch`` within ``rcut``, its pair vectors and their lengths (Å)."""
+    nl = neighbor_list(batch, rcut)
+    rij = nl.vectors(batch.positions, batch.cell, batch.frame)
+    return nl, rij, torch.linalg.vector_norm(rij, dim=-1)
+
+
+def closest_pair(r: torch.Tensor, rcut: float) -> float:
+    """The shortest of the pair distances ``r`` (Å) below ``rcut``; ``math.inf`` when none is."""
+    keep = r < rcut
+    return float(r[keep].min()) if bool(keep.any()) else math.inf
 
 
 class EnvironmentSums:
@@ -46,12 +66,9 @@ class EnvironmentSums:
 
     def add(self, batch: Batch, rcut: float, rcut_smth: float) -> None:
         batch = batch.to(dtype=torch.float64, device="cpu")
-        nl = neighbor_list(batch, rcut)
-        rij = nl.vectors(batch.positions, batch.cell, batch.frame)
-        r = torch.linalg.vector_norm(rij, dim=-1)
+        nl, rij, r = _pair_vectors(batch, rcut)
         keep = r < rcut
-        if bool(keep.any()):
-            self.min_distance = min(self.min_distance, float(r[keep].min()))
+        self.min_distance = min(self.min_distance, closest_pair(r, rcut))
         rows = environment_rows(rij[keep], rcut_smth, rcut).numpy()
         i = nl.i[keep].numpy()
         ti = batch.species.numpy()[i]
@@ -93,9 +110,8 @@ def environment_sums(frames: Iterable[Atoms], type_map: Sequence[str], rcut: flo
                      chunk: int = 64) -> EnvironmentSums:
     """Accumulate :class:`EnvironmentSums` over ``frames``, ``chunk`` frames per neighbour-list call."""
     sums = EnvironmentSums(len(type_map))
-    frames = list(frames)
-    for start in range(0, len(frames), chunk):
-        sums.add(Batch.from_atoms(frames[start:start + chunk], type_map), rcut, rcut_smth)
+    for batch in _batches(frames, type_map, chunk):
+        sums.add(batch, rcut, rcut_smth)
     return sums
 
 
@@ -116,14 +132,8 @@ def energy_bias(frames: Sequence[Atoms], type_map: Sequence[str],
 def min_neighbor_distance(frames: Iterable[Atoms], type_map: Sequence[str], rcut: float,
                           chunk: int = 64) -> float | None:
     """The shortest interatomic distance (Å) within ``rcut`` over ``frames`` (periodic images
-    included), None when no pair is that close; DeePMD-kit's ``min_nbor_dist``, which sets the
-    range of a compressed model's tables."""
-    best = math.inf
-    frames = list(frames)
-    for start in range(0, len(frames), chunk):
-        batch = Batch.from_atoms(frames[start:start + chunk], type_map)
-        nl = neighbor_list(batch, rcut)
-        if nl.n_edges:
-            r = nl.vectors(batch.positions, batch.cell, batch.frame).norm(dim=-1)
-            best = min(best, float(r.min()))
+    included), None when no pair is that close: :attr:`EnvironmentSums.min_distance` without the
+    sums (DeePMD-kit's ``min_nbor_dist``, which sets the range of a compressed model's tables)."""
+    best = min((closest_pair(_pair_vectors(batch, rcut)[2], rcut)
+                for batch in _batches(frames, type_map, chunk)), default=math.inf)
     return None if math.isinf(best) else best
