@@ -194,3 +194,24 @@ def test_report_of_no_run_directory_writes_nothing(tmp_path):
     out = runner.invoke(app, ["report", str(tmp_path / "none")])
     assert out.exit_code == 1 and "no such run directory" in out.output
     assert not (tmp_path / "none").exists()
+
+
+def test_report_fits_an_800_px_window(finished, tmp_path):
+    """Readable at 800 px: every table in a box that scrolls sideways, long paths and commands
+    wrap, images and code blocks shrink or scroll, and nothing is fixed wider than 800 px."""
+    import re
+
+    from pesgen.report.html import write_report
+
+    page = write_report(finished[0] / "run", tmp_path / "rep").read_text()
+    css = page.split("<style>")[1].split("</style>")[0]
+    rules = {sel.strip(): body for sel, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)}
+    assert 'name="viewport" content="width=device-width' in page
+    assert "overflow-x: auto" in rules[".scroll"] and "max-width: 100%" in rules["img"]
+    assert "overflow-x: auto" in rules["pre"] and "overflow-wrap: anywhere" in rules["code"]
+    assert "overflow-wrap: anywhere" in rules["table.summary td"]
+    assert page.count("<table") == page.count('<div class="scroll"><table') > 3
+    fixed = [int(n) for n in re.findall(r"(?<![-\w])(?:min-)?width:\s*(\d+)px", css + page)]
+    fixed += [int(n) for n in re.findall(r'\swidth="(\d+)', page)]
+    assert all(n <= 800 for n in fixed), fixed
+    assert re.findall(r"<img [^>]*>", page) and not re.findall(r"<img [^>]*(width|style)=", page)

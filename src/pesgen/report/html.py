@@ -13,7 +13,8 @@ from pesgen.report.collect import RunData, collect
 from pesgen.report.sections import convergence_section, labels_section, summary_section, systems_section, table
 
 PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>pesgen report: {title}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>pesgen report: {title}</title>
 <style>
 body {{ font-family: sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; }}
 .scroll {{ overflow-x: auto; max-width: 100%; }}
@@ -22,12 +23,13 @@ td, th {{ border: 1px solid #ccc; padding: 2px 5px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
 th {{ background: #f0f0f0; }}
 table.summary {{ font-size: 0.9em; }}
-table.summary td {{ text-align: left; }}
+table.summary td {{ text-align: left; overflow-wrap: anywhere; }}
 table.summary th {{ white-space: nowrap; vertical-align: top; }}
 figure {{ margin: 0.5em 0 1.5em; }}
 img {{ max-width: 100%; border: 1px solid #eee; }}
 figcaption {{ font-size: 0.85em; color: #444; }}
-pre {{ background: #f7f7f7; padding: 0.5em; font-size: 0.8em; overflow-x: auto; }}
+pre {{ background: #f7f7f7; padding: 0.5em; font-size: 0.8em; overflow-x: auto; max-width: 100%; }}
+code {{ overflow-wrap: anywhere; }}
 </style></head><body>
 <h1>pesgen run {title}</h1>
 {body}

@@ -93,7 +93,7 @@ def summary_section(data: RunData) -> str:
         items.append(("accuracy (audit)", "no audited frames (the config's <code>[audit]</code> is off)"))
     items.append(("materials properties", _validation_summary(data)))
     body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in items)
-    return f'<table class="summary">{body}</table>'
+    return f'<div class="scroll"><table class="summary">{body}</table></div>'
 
 
 def _count(n: int | None) -> str:
