@@ -155,13 +155,12 @@ def train(data: Any, config: TrainSettings | dict | None = None, *, init: Ensemb
         pref = Prefactors(prefactor(config.start_pref_e, config.limit_pref_e, lr, config.start_lr),
                           prefactor(config.start_pref_f, config.limit_pref_f, lr, config.start_lr),
                           prefactor(config.start_pref_v, config.limit_pref_v, lr, config.start_lr))
-        if config.batch_mixing == "mixed":
-            env, labels = mixed_environment(train_sys, samplers[0].draw())
-            pred = module.forward_environment(env, create_graph=True)
-            natoms = env.natoms
-        elif len(samplers) == 1:
-            s, picked = samplers[0].draw()
-            env, labels = train_sys[s].environment(picked)
+        if len(samplers) == 1:
+            if config.batch_mixing == "mixed":
+                env, labels = mixed_environment(train_sys, samplers[0].draw())
+            else:
+                s, picked = samplers[0].draw()
+                env, labels = train_sys[s].environment(picked)
             pred = module.forward_environment(env, create_graph=True)
             natoms = env.natoms
         else:
